@@ -1,0 +1,301 @@
+"""Quality gates: Great Expectations suites from expectations/, run inside the Spark job.
+
+A suite is a GX JSON suite. Each expectation's ``meta`` says what citylake does with it:
+  rule_id  a stable identifier (POP-002) recorded with every quarantined row
+  action   warn (recorded) | quarantine (failing rows move to the quarantine table) |
+           fail (the task fails and nothing is published)
+  reason   a sentence for the quarantine table and the reports (never a value)
+The threshold is GX's own ``mostly``: a rule whose violation rate exceeds ``1 - mostly`` fails
+the gate when its action is quarantine or fail.
+
+GX is the system of record (suites, validation results, Data Docs). Results are produced with
+``partial_unexpected_count: 0`` so no value of any row is ever written into a result or a page.
+The rows behind a quarantine rule are found with the same condition as a Spark column (see
+``violation``), and their count is checked against GX's unexpected_count.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from citylake.settings import PROJECT_ROOT
+
+EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
+ACTIONS = ("warn", "quarantine", "fail")
+RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 0}
+
+
+class GateFailed(RuntimeError):
+    """A fail or quarantine rule exceeded its threshold: nothing of the batch is published."""
+
+
+class SuiteError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Rule:
+    rule_id: str
+    type: str
+    kwargs: dict
+    action: str
+    reason: str
+
+    @property
+    def column(self) -> str | None:
+        return self.kwargs.get("column")
+
+    @property
+    def threshold(self) -> float:
+        """Largest tolerated share of violating rows."""
+        return round(1.0 - float(self.kwargs.get("mostly", 1.0)), 10)
+
+
+@dataclass
+class RuleOutcome:
+    rule: Rule
+    success: bool
+    element_count: int | None
+    unexpected_count: int | None
+
+    @property
+    def unexpected_rate(self) -> float | None:
+        if not self.element_count or self.unexpected_count is None:
+            return None if self.element_count is None else 0.0
+        return self.unexpected_count / self.element_count
+
+    @property
+    def blocks(self) -> bool:
+        return not self.success and self.rule.action in ("quarantine", "fail")
+
+    def to_json(self) -> dict:
+        return {
+            "rule_id": self.rule.rule_id,
+            "expectation": self.rule.type,
+            "column": self.rule.column,
+            "action": self.rule.action,
+            "threshold": self.rule.threshold,
+            "success": self.success,
+            "rows": self.element_count,
+            "violations": self.unexpected_count,
+            "violation_rate": self.unexpected_rate,
+            "reason": self.rule.reason,
+        }
+
+
+@dataclass
+class GateReport:
+    table: str
+    run_id: str
+    outcomes: list[RuleOutcome] = field(default_factory=list)
+    data_docs: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return not any(outcome.blocks for outcome in self.outcomes)
+
+    def summary(self) -> str:
+        blocking = [
+            f"{o.rule.rule_id} ({o.rule.column}: {o.unexpected_count} of {o.element_count} rows, "
+            f"threshold {o.rule.threshold:.1%}: {o.rule.reason})"
+            for o in self.outcomes
+            if o.blocks
+        ]
+        if not blocking:
+            return f"gate {self.table}: passed ({len(self.outcomes)} rules)"
+        return f"gate {self.table}: FAILED on " + "; ".join(blocking)
+
+    def to_json(self) -> dict:
+        return {
+            "table": self.table,
+            "run_id": self.run_id,
+            "passed": self.passed,
+            "data_docs": self.data_docs,
+            "rules": [outcome.to_json() for outcome in self.outcomes],
+        }
+
+
+def load_suite(name: str, directory: Path = EXPECTATIONS_DIR) -> tuple[dict, list[Rule]]:
+    path = directory / f"{name}.json"
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SuiteError(f"no suite {name!r}: {path} does not exist") from None
+    except json.JSONDecodeError as error:
+        raise SuiteError(f"{path}: not valid JSON: {error}") from None
+    rules = []
+    for index, expectation in enumerate(document.get("expectations", [])):
+        meta = expectation.get("meta", {})
+        where = f"{path}: expectations[{index}]"
+        for key in ("rule_id", "action", "reason"):
+            if key not in meta:
+                raise SuiteError(f"{where}: meta.{key} is missing")
+        if meta["action"] not in ACTIONS:
+            raise SuiteError(f"{where}: meta.action must be one of {ACTIONS}, not {meta['action']!r}")
+        rule = Rule(meta["rule_id"], expectation["type"], expectation.get("kwargs", {}),
+                    meta["action"], meta["reason"])
+        if rule.action == "quarantine" and rule.type not in ROW_CONDITIONS:
+            raise SuiteError(f"{where}: {rule.type} has no row condition, so it cannot quarantine")
+        rules.append(rule)
+    ids = [rule.rule_id for rule in rules]
+    if len(set(ids)) != len(ids):
+        raise SuiteError(f"{path}: duplicated rule_id")
+    return document, rules
+
+
+# --- the row condition behind each supported expectation -------------------------------------
+# GX's column map expectations ignore nulls, except the not-null one; so do these.
+
+
+def _not_null(kwargs: dict) -> Column:
+    return F.col(kwargs["column"]).isNull()
+
+
+def _in_set(kwargs: dict) -> Column:
+    column = F.col(kwargs["column"])
+    return column.isNotNull() & ~column.isin(*kwargs["value_set"])
+
+
+def _match_regex(kwargs: dict) -> Column:
+    column = F.col(kwargs["column"])
+    return column.isNotNull() & ~column.rlike(kwargs["regex"])
+
+
+def _between(kwargs: dict) -> Column:
+    column = F.col(kwargs["column"])
+    outside = F.lit(False)
+    if kwargs.get("min_value") is not None:
+        outside = outside | (column < F.lit(kwargs["min_value"]))
+    if kwargs.get("max_value") is not None:
+        outside = outside | (column > F.lit(kwargs["max_value"]))
+    return column.isNotNull() & outside
+
+
+ROW_CONDITIONS = {
+    "expect_column_values_to_not_be_null": _not_null,
+    "expect_column_values_to_be_in_set": _in_set,
+    "expect_column_values_to_match_regex": _match_regex,
+    "expect_column_values_to_be_between": _between,
+}
+
+
+def violation(rule: Rule) -> Column:
+    """True for a row that breaks the rule (the GX semantics of its expectation)."""
+    return ROW_CONDITIONS[rule.type](rule.kwargs)
+
+
+def split_quarantine(checked: DataFrame, rules: list[Rule]) -> tuple[DataFrame, DataFrame]:
+    """(rows to publish, rows to quarantine with rule_id and reason: the first rule they break)."""
+    quarantine_rules = [rule for rule in rules if rule.action == "quarantine"]
+    broken_id = F.lit(None).cast("string")
+    broken_reason = F.lit(None).cast("string")
+    for rule in reversed(quarantine_rules):
+        broken_id = F.when(violation(rule), F.lit(rule.rule_id)).otherwise(broken_id)
+        broken_reason = F.when(violation(rule), F.lit(rule.reason)).otherwise(broken_reason)
+    marked = checked.withColumn("_rule_id", broken_id).withColumn("_reason", broken_reason)
+    clean = marked.filter(F.col("_rule_id").isNull()).drop("_rule_id", "_reason")
+    quarantined = marked.filter(F.col("_rule_id").isNotNull())
+    return clean, quarantined
+
+
+def violation_counts(checked: DataFrame, rules: list[Rule]) -> dict[str, int]:
+    """Rows breaking each row-level rule, in one pass over the data."""
+    row_rules = [rule for rule in rules if rule.type in ROW_CONDITIONS]
+    if not row_rules:
+        return {}
+    aggregates = [
+        F.sum(F.when(violation(rule), 1).otherwise(0)).alias(rule.rule_id) for rule in row_rules
+    ]
+    row = checked.agg(*aggregates).first()
+    return {rule.rule_id: int(row[rule.rule_id] or 0) for rule in row_rules}
+
+
+# --- running the suite with GX ------------------------------------------------------------------
+
+
+@contextmanager
+def _locked(directory: Path):
+    directory.mkdir(parents=True, exist_ok=True)
+    with (directory / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def run_gate(checked: DataFrame, suite_name: str, run_id: str, gx_root: Path) -> GateReport:
+    """Validates the DataFrame against the suite with GX, building Data Docs under gx_root."""
+    import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.expectations.expectation_configuration import (
+        ExpectationConfiguration,
+    )
+
+    document, rules = load_suite(suite_name)
+    with _locked(gx_root):
+        context = gx.get_context(mode="file", project_root_dir=str(gx_root))
+        suite = gx.ExpectationSuite(name=document["name"], meta=document.get("meta", {}))
+        for expectation in document["expectations"]:
+            suite.add_expectation_configuration(
+                ExpectationConfiguration(
+                    type=expectation["type"],
+                    kwargs=expectation.get("kwargs", {}),
+                    meta=expectation.get("meta", {}),
+                )
+            )
+        suite = context.suites.add_or_update(suite)
+        datasource = context.data_sources.add_or_update_spark(name="citylake")
+        asset_name = suite_name
+        try:
+            asset = datasource.get_asset(asset_name)
+        except LookupError:
+            asset = datasource.add_dataframe_asset(name=asset_name)
+        try:
+            batch_definition = asset.get_batch_definition("whole")
+        except (KeyError, LookupError):
+            batch_definition = asset.add_batch_definition_whole_dataframe("whole")
+        validation = context.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=suite_name, data=batch_definition, suite=suite)
+        )
+        checkpoint = context.checkpoints.add_or_update(
+            gx.Checkpoint(
+                name=suite_name,
+                validation_definitions=[validation],
+                actions=[UpdateDataDocsAction(name="data_docs")],
+                result_format=RESULT_FORMAT,
+            )
+        )
+        result = checkpoint.run(
+            batch_parameters={"dataframe": checked}, run_id=RunIdentifier(run_name=run_id)
+        )
+        docs = context.get_docs_sites_urls()
+
+    validation_result = next(iter(result.run_results.values()))
+    by_rule = {r.expectation_config.meta["rule_id"]: r for r in validation_result.results}
+    report = GateReport(table=suite_name, run_id=run_id, data_docs=docs[0]["site_url"] if docs else None)
+    counts = violation_counts(checked, rules)
+    for rule in rules:
+        outcome = by_rule[rule.rule_id]
+        if outcome.exception_info and outcome.exception_info.get("raised_exception"):
+            raise SuiteError(
+                f"{suite_name}: {rule.rule_id} could not run: "
+                f"{outcome.exception_info.get('exception_message')}"
+            )
+        element_count = outcome.result.get("element_count")
+        unexpected = outcome.result.get("unexpected_count")
+        if rule.rule_id in counts and unexpected is not None and counts[rule.rule_id] != unexpected:
+            raise SuiteError(
+                f"{suite_name}: {rule.rule_id} row condition found {counts[rule.rule_id]} rows, "
+                f"GX found {unexpected}: the condition does not match the expectation"
+            )
+        report.outcomes.append(RuleOutcome(rule, bool(outcome.success), element_count, unexpected))
+    return report

@@ -1,0 +1,108 @@
+"""Spark sessions and spark-submit arguments, both derived from the one settings object.
+
+The jars (Delta, hadoop-aws and the AWS SDK bundle that hadoop-aws was built against) come from
+Maven Central through Spark's Ivy; `infra/setup.sh` warms that cache. pyspark 4.2.0 bundles
+hadoop-client 3.5.0, so hadoop-aws must be 3.5.0 and the bundle 2.35.4 (a mismatched bundle fails
+with NoSuchFieldError: CRC64_NVME).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from pyspark.sql import SparkSession
+
+from citylake.settings import Settings, load
+
+DELTA_VERSION = "4.4.0"  # the newest delta-spark_4.2 jar on Maven Central (4.4.1 is PyPI-only)
+SCALA_SPARK = "4.2_2.13"
+PACKAGES = (
+    f"io.delta:delta-spark_{SCALA_SPARK}:{DELTA_VERSION}",
+    "org.apache.hadoop:hadoop-aws:3.5.0",
+    "software.amazon.awssdk:bundle:2.35.4",
+)
+
+
+def conf(settings: Settings) -> dict[str, str]:
+    """Spark configuration for a citylake application (everything but master and packages)."""
+    values = {
+        "spark.jars.ivy": str(settings.ivy_dir),
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        "spark.sql.session.timeZone": "Asia/Shanghai",
+        "spark.sql.shuffle.partitions": "4",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.driver.memory": os.environ.get("CITYLAKE_DRIVER_MEMORY", "2g"),
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.databricks.delta.snapshotPartitions": "2",
+        # Data and identity numbers stay out of the Delta log's statistics-collection errors,
+        # and the driver's Python is the venv's, on every executor too.
+        "spark.pyspark.python": sys.executable,
+        "spark.pyspark.driver.python": sys.executable,
+    }
+    if settings.s3 is not None:
+        s3 = settings.s3
+        prefix = "spark.hadoop.fs.s3a."
+        values.update(
+            {
+                prefix + "endpoint": s3.endpoint,
+                prefix + "endpoint.region": s3.region,
+                prefix + "path.style.access": "true",
+                prefix + "connection.ssl.enabled": str(s3.endpoint.startswith("https")).lower(),
+                prefix + "aws.credentials.provider": (
+                    "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"
+                ),
+                prefix + "access.key": s3.access_key,
+                prefix + "secret.key": s3.secret_key,
+                prefix + "change.detection.mode": "none",
+                prefix + "multiobjectdelete.enable": "false",
+                "spark.hadoop.fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+            }
+        )
+    return values
+
+
+def submit_args(settings: Settings) -> list[str]:
+    """The spark-submit options for a citylake job (the application path follows them)."""
+    args = ["--master", settings.spark_master, "--packages", ",".join(PACKAGES)]
+    for key, value in conf(settings).items():
+        if key.startswith("spark.hadoop.fs.s3a.") and key.endswith((".access.key", ".secret.key")):
+            continue  # credentials reach the job through the environment, not the command line
+        args += ["--conf", f"{key}={value}"]
+    return args
+
+
+def session(app: str, settings: Settings | None = None) -> SparkSession:
+    """The active session when run under spark-submit, else a new one built from settings."""
+    settings = settings or load()
+    builder = SparkSession.builder.appName(f"citylake-{app}")
+    if SparkSession.getActiveSession() is None and "PYSPARK_GATEWAY_PORT" not in os.environ:
+        # started from plain Python (tests, benchmarks): we launch the JVM, so we choose jars
+        builder = builder.master(settings.spark_master).config(
+            "spark.jars.packages", ",".join(PACKAGES)
+        )
+    for key, value in conf(settings).items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    return spark
+
+
+def _warm() -> None:
+    """Resolves the jars into the Ivy cache and round-trips a Delta table (used by setup)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        spark = session("warm-up")
+        spark.range(3).write.format("delta").save(folder + "/t")
+        count = spark.read.format("delta").load(folder + "/t").count()
+        spark.stop()
+    if count != 3:
+        raise SystemExit(f"Delta round trip read {count} rows, expected 3")
+    print("spark: Delta round trip ok")
+
+
+if __name__ == "__main__":
+    _warm()
