@@ -120,14 +120,17 @@ class CityGenerator:
         surnames = ChineseNames.last_names
         self._surnames = list(surnames)
         self._surname_weights = list(surnames.values())
-        self._given = list(ChineseNames.first_names)
+        self._given = list(ChineseNames.first_names)  # one- and two-character given names
+        self._given_single = [name for name in self._given if len(name) == 1]
 
     # --- the true city ---------------------------------------------------------------------
 
     def name(self) -> str:
         while True:
             surname = self.rng.choices(self._surnames, self._surname_weights)[0]
-            given = "".join(self.rng.choices(self._given, k=self.rng.choice((1, 2, 2))))
+            given = self.rng.choice(self._given)
+            if len(given) == 1 and self.rng.random() < 0.6:
+                given += self.rng.choice(self._given_single)
             candidate = surname + given
             try:
                 candidate.encode("gbk")

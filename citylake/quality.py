@@ -98,6 +98,10 @@ class GateReport:
     data_docs: str | None = None
 
     @property
+    def rules(self) -> list[Rule]:
+        return [outcome.rule for outcome in self.outcomes]
+
+    @property
     def passed(self) -> bool:
         return not any(outcome.blocks for outcome in self.outcomes)
 

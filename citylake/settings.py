@@ -39,6 +39,8 @@ class Settings:
     spark_master: str
     ivy_dir: Path
     s3: S3Settings | None = None
+    driver_memory: str = "2g"
+    driver_java_options: str = "-XX:TieredStopAtLevel=1"
 
     @property
     def incoming_dir(self) -> Path:
@@ -68,10 +70,14 @@ def load(environ: dict[str, str] | None = None) -> Settings:
     cache_dir = Path(environ.get("CITYLAKE_CACHE", Path.home() / ".cache" / "citylake")).resolve()
     ivy_dir = Path(environ.get("CITYLAKE_IVY_DIR", cache_dir / "ivy")).resolve()
     master = environ.get("CITYLAKE_SPARK_MASTER", "local[2]")
+    jvm = {
+        "driver_memory": environ.get("CITYLAKE_DRIVER_MEMORY", "2g"),
+        "driver_java_options": environ.get("CITYLAKE_DRIVER_JAVA_OPTIONS", "-XX:TieredStopAtLevel=1"),
+    }
 
     if env == "local":
         lake_root = environ.get("CITYLAKE_LAKE_ROOT", str(data_dir / "lake"))
-        return Settings(env, data_dir, lake_root, master, ivy_dir)
+        return Settings(env, data_dir, lake_root, master, ivy_dir, **jvm)
 
     if env == "cluster" and "CITYLAKE_SPARK_MASTER" not in environ:
         raise SettingsError("CITYLAKE_ENV=cluster needs CITYLAKE_SPARK_MASTER (spark://host:port)")
@@ -90,4 +96,4 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         region=environ.get("CITYLAKE_S3_REGION", "us-east-1"),
     )
     lake_root = environ.get("CITYLAKE_LAKE_ROOT", f"s3a://{s3.bucket}/lake")
-    return Settings(env, data_dir, lake_root, master, ivy_dir, s3)
+    return Settings(env, data_dir, lake_root, master, ivy_dir, s3, **jvm)

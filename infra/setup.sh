@@ -28,7 +28,7 @@ else
 fi
 
 # 2. Spark jars through Ivy ---------------------------------------------------------------------
-jars_want=$(.venv/bin/python -c "import citylake.spark as s; print(' '.join(s.PACKAGES))" | sha256sum | cut -c1-16)
+jars_want=$(.venv/bin/python -c "import citylake.spark as s; print(' '.join(s.ALL_PACKAGES))" | sha256sum | cut -c1-16)
 if [ "$(cat "$CACHE/ivy.stamp" 2>/dev/null)" != "$jars_want" ]; then
   echo "setup: resolving Spark packages from Maven Central into $CACHE/ivy"
   CITYLAKE_IVY_DIR="$CACHE/ivy" .venv/bin/python -m citylake.spark

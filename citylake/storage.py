@@ -1,0 +1,92 @@
+"""The incoming drop folder and the bucket: local files, or objects on the S3-compatible server.
+
+In the s3 environment departments' extracts arrive under s3://<bucket>/incoming/ and the lake is
+under s3a://<bucket>/lake/; boto3 manages the bucket and the objects.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from citylake.settings import Settings
+
+
+class MissingExtract(FileNotFoundError):
+    pass
+
+
+def incoming_root(settings: Settings) -> str:
+    if settings.s3 is None:
+        return str(settings.incoming_dir)
+    return f"s3://{settings.s3.bucket}/incoming"
+
+
+def s3_client(settings: Settings):
+    import boto3
+
+    assert settings.s3 is not None, "an s3 client needs CITYLAKE_ENV=s3 or cluster"
+    return boto3.client(
+        "s3",
+        endpoint_url=settings.s3.endpoint,
+        aws_access_key_id=settings.s3.access_key,
+        aws_secret_access_key=settings.s3.secret_key,
+        region_name=settings.s3.region,
+    )
+
+
+def ensure_bucket(settings: Settings) -> None:
+    client = s3_client(settings)
+    existing = {bucket["Name"] for bucket in client.list_buckets().get("Buckets", [])}
+    if settings.s3.bucket not in existing:
+        client.create_bucket(Bucket=settings.s3.bucket)
+
+
+def _split(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+@contextmanager
+def open_extract(settings: Settings, location: str) -> Iterator:
+    """The extract's bytes, line by line; MissingExtract if it was never delivered."""
+    if location.startswith("s3://"):
+        bucket, key = _split(location)
+        client = s3_client(settings)
+        with tempfile.TemporaryFile() as local:
+            try:
+                client.download_fileobj(bucket, key, local)
+            except client.exceptions.ClientError as error:
+                if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+                    raise MissingExtract(f"{location}: extract not delivered") from None
+                raise
+            local.seek(0)
+            yield local
+        return
+    path = Path(location)
+    if not path.exists():
+        raise MissingExtract(f"{location}: extract not delivered")
+    with path.open("rb") as handle:
+        yield handle
+
+
+def deliver(settings: Settings, local_root: Path, run_date: str) -> list[str]:
+    """Puts a night's locally generated extracts where the pipeline reads them."""
+    night = local_root / run_date
+    files = sorted(p for p in night.rglob("*") if p.is_file())
+    if settings.s3 is None:
+        target = settings.incoming_dir / run_date
+        if night.resolve() != target.resolve():
+            shutil.copytree(night, target, dirs_exist_ok=True)
+        return [str(target / p.relative_to(night)) for p in files]
+    ensure_bucket(settings)
+    client = s3_client(settings)
+    uris = []
+    for file in files:
+        key = f"incoming/{run_date}/{file.relative_to(night).as_posix()}"
+        client.upload_file(str(file), settings.s3.bucket, key)
+        uris.append(f"s3://{settings.s3.bucket}/{key}")
+    return uris

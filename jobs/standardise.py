@@ -1,0 +1,95 @@
+"""Standardising: a landed batch into its typed standard table, behind its quality gate.
+
+    spark-submit jobs/standardise.py --source household_registration --run-date 2026-11-23
+
+Write-audit-publish: the batch is standardised and cached, audited by its Great Expectations suite
+(expectations/standard.<source>.json), and only then published. A rule over its threshold fails
+the job and publishes nothing; rows breaking a quarantine rule go to ops/quarantine with the rule
+id and reason; the rest replace the batch in standard/<source>. The gate's report (counts and rule
+ids, never values) is written to reports/<date>/quality/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from citylake import contracts, lake, quality, spark as citylake_spark
+from citylake.settings import Settings, load
+from citylake.standardise import BATCH_COLUMNS, STANDARDISERS, map_columns
+
+log = logging.getLogger("citylake.standardise")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source", required=True, help="contract name in sources/")
+    parser.add_argument("--run-date", required=True, help="the night, YYYY-MM-DD")
+    parser.add_argument("--run-id", default=None, help="the orchestrator's run id")
+    return parser.parse_args(argv)
+
+
+def quarantine_rows(quarantined: DataFrame, run_id: str) -> DataFrame:
+    record_columns = [c for c in quarantined.columns if not c.startswith("_")]
+    return quarantined.select(
+        F.col("_source").alias("source"),
+        F.col("_batch_id").alias("batch_id"),
+        F.lit(run_id).alias("run_id"),
+        F.lit("standardise").alias("stage"),
+        F.col("_rule_id").alias("rule_id"),
+        F.col("_reason").alias("reason"),
+        F.col("_file").alias("file"),
+        F.col("_line_number").cast("int").alias("line_number"),
+        F.to_json(F.struct(*record_columns)).alias("record"),
+        F.current_timestamp().alias("quarantined_at"),
+    )
+
+
+def standardise(
+    spark: SparkSession, settings: Settings, source: str, run_date: str, run_id: str
+) -> quality.GateReport:
+    contract = contracts.load(source)
+    batch = lake.batch_id(source, run_date)
+    batch_predicate = f"_batch_id = {lake.sql_literal(batch)}"
+    raw = lake.read(spark, lake.path(settings, lake.RAW, source)).filter(batch_predicate)
+    checked = STANDARDISERS[contract.library](map_columns(raw, contract.mapping)).persist()
+
+    suite = f"standard.{source}"
+    report = quality.run_gate(checked, suite, run_id, settings.reports_dir / "gx")
+    report_dir = settings.reports_dir / run_date / "quality"
+    report_dir.mkdir(parents=True, exist_ok=True)
+    (report_dir / f"{suite}.json").write_text(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    if not report.passed:
+        checked.unpersist()
+        raise quality.GateFailed(f"{source}: batch {batch} not published: {report.summary()}")
+
+    clean, quarantined = quality.split_quarantine(checked, report.rules)
+    lake.replace_where(
+        quarantine_rows(quarantined, run_id),
+        lake.path(settings, *lake.QUARANTINE),
+        f"batch_id = {lake.sql_literal(batch)} AND stage = 'standardise'",
+    )
+    ordered = clean.select(*[c for c in clean.columns if c not in BATCH_COLUMNS], *BATCH_COLUMNS)
+    lake.replace_where(ordered, lake.path(settings, lake.STANDARD, source), batch_predicate)
+    checked.unpersist()
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    args = parse_args(argv)
+    settings = load()
+    spark = citylake_spark.session(f"standardise-{args.source}", settings)
+    report = standardise(spark, settings, args.source, args.run_date,
+                         args.run_id or f"manual-{args.run_date}")
+    log.info(report.summary())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

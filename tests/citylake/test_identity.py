@@ -1,0 +1,81 @@
+import random
+
+import pytest
+from pyspark.sql import functions as F
+
+from citylake import identity
+
+WORKED_EXAMPLES = ["11010519491231002X", "440524188001010014", "34052419800101001X"]
+
+
+@pytest.mark.parametrize("number", WORKED_EXAMPLES)
+def test_worked_examples_pass(number):
+    assert identity.is_valid(number)
+    assert identity.check_char(number[:17]) == number[17]
+
+
+def test_fifteen_digit_upgrade_matches_domain_example():
+    assert identity.upgrade_fifteen("110105491231002") == "11010519491231002X"
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        (" 11010519491231002x ", "11010519491231002X"),
+        ("１１０１０５１９４９１２３１００２Ｘ", "11010519491231002X"),
+        ("110105491231002", "11010519491231002X"),
+        ("4405 2418 8001 0100 14", "440524188001010014"),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_normalise(raw, expected):
+    assert identity.normalise(raw) == expected
+
+
+def _corrupted_examples(count=40, seed=3):
+    """Valid numbers with one wrong check character, and malformed strings."""
+    rng = random.Random(seed)
+    bad = []
+    for _ in range(count):
+        number = rng.choice(WORKED_EXAMPLES)
+        wrong = rng.choice([c for c in identity.CHECK_CHARS if c != number[17]])
+        bad.append(number[:17] + wrong)
+    return bad + ["1101051949123100", "11010519491231002Y", "A1010519491231002X", "abc"]
+
+
+@pytest.mark.parametrize("number", _corrupted_examples())
+def test_corrupted_numbers_fail(number):
+    assert not identity.is_valid(number)
+
+
+def test_mask_keeps_first_and_last_four():
+    assert identity.mask("420302197407059784") == "4203**********9784"
+
+
+@pytest.mark.spark
+def test_spark_twins_agree_with_python(spark):
+    raws = [*WORKED_EXAMPLES, " 11010519491231002x", "110105491231002", "１１０１０５１９４９１２３１００２Ｘ",
+            *_corrupted_examples(10), "", None]
+    frame = spark.createDataFrame([(raw,) for raw in raws], "raw string")
+    rows = frame.select(
+        "raw",
+        identity.normalise_col(F.col("raw")).alias("normal"),
+    ).withColumn("valid", identity.is_valid_col(F.col("normal"))).withColumn(
+        "masked", identity.mask_col(F.col("normal"))
+    ).collect()
+    for row in rows:
+        expected = identity.normalise(row.raw)
+        assert row.normal == expected, row.raw
+        assert row.valid == identity.is_valid(expected), row.raw
+        if expected is not None:
+            assert row.masked == identity.mask(expected)
+
+
+@pytest.mark.spark
+def test_birth_date_and_sex_from_number(spark):
+    frame = spark.createDataFrame([("11010519491231002X",), ("440524188001010014",), ("42030219991340001X",)], "n string")
+    rows = frame.select(identity.birth_date_col(F.col("n")).alias("born"), identity.sex_col(F.col("n")).alias("sex")).collect()
+    assert str(rows[0].born) == "1949-12-31" and rows[0].sex == "2"
+    assert str(rows[1].born) == "1880-01-01" and rows[1].sex == "1"
+    assert rows[2].born is None  # month 13 is not a date
