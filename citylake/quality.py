@@ -235,7 +235,13 @@ def _locked(directory: Path):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def run_gate(checked: DataFrame, suite_name: str, run_id: str, gx_root: Path) -> GateReport:
+def run_gate(
+    checked: DataFrame,
+    suite_name: str,
+    run_id: str,
+    gx_root: Path,
+    suites_dir: Path = EXPECTATIONS_DIR,
+) -> GateReport:
     """Validates the DataFrame against the suite with GX, building Data Docs under gx_root."""
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
@@ -244,7 +250,7 @@ def run_gate(checked: DataFrame, suite_name: str, run_id: str, gx_root: Path) ->
         ExpectationConfiguration,
     )
 
-    document, rules = load_suite(suite_name)
+    document, rules = load_suite(suite_name, suites_dir)
     with _locked(gx_root):
         context = gx.get_context(mode="file", project_root_dir=str(gx_root))
         suite = gx.ExpectationSuite(name=document["name"], meta=document.get("meta", {}))

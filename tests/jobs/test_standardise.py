@@ -1,0 +1,53 @@
+import json
+
+import pytest
+from pyspark.sql import functions as F
+
+from citylake import identity, lake, quality
+from tests.jobs.conftest import NIGHT, load_job
+
+pytestmark = pytest.mark.spark
+land = load_job("land")
+standardise = load_job("standardise")
+
+
+def test_standardised_and_quarantined_rows_match_the_truth(spark, settings_in, generated_night):
+    land.land(spark, settings_in, "household_registration", NIGHT, "run-1")
+    report = standardise.standardise(spark, settings_in, "household_registration", NIGHT, "run-1")
+    expected = generated_night["sources"]["household_registration"]
+    assert report.passed
+    standard = lake.read(spark, lake.path(settings_in, lake.STANDARD, "household_registration"))
+    assert standard.count() == expected["standardised"]
+    assert standard.filter(~F.col("identity_number_valid")).count() == 0
+    quarantined = lake.read(spark, lake.path(settings_in, *lake.QUARANTINE)).filter("stage = 'standardise'")
+    assert quarantined.count() == expected["standardise_quarantined"]
+    assert {r.rule_id for r in quarantined.select("rule_id").distinct().collect()} <= {"HR-001", "HR-002"}
+    written = json.loads((settings_in.reports_dir / NIGHT / "quality" / "standard.household_registration.json").read_text())
+    assert written["passed"] is True
+
+
+def test_a_gate_over_threshold_publishes_nothing(spark, settings_in, generated_night):
+    path = settings_in.incoming_dir / NIGHT / "public_security" / "household_registration.csv"
+    lines = path.read_bytes().split(b"\n")
+    for index in range(1, len(lines), 5):  # a fifth of the numbers lose their check character
+        if lines[index][:1].isdigit():
+            lines[index] = lines[index][:17] + (b"0" if lines[index][17:18] != b"0" else b"1") + lines[index][18:]
+    path.write_bytes(b"\n".join(lines))
+    land.land(spark, settings_in, "household_registration", NIGHT, "run-1")
+    with pytest.raises(quality.GateFailed, match="not published: gate standard.household_registration: FAILED on HR-002"):
+        standardise.standardise(spark, settings_in, "household_registration", NIGHT, "run-1")
+    assert not lake.exists(spark, lake.path(settings_in, lake.STANDARD, "household_registration"))
+    quarantine = lake.read(spark, lake.path(settings_in, *lake.QUARANTINE))
+    assert quarantine.filter("stage = 'standardise'").count() == 0
+
+
+def test_reports_carry_no_identity_number(spark, settings_in, generated_night):
+    land.land(spark, settings_in, "household_registration", NIGHT, "run-1")
+    standardise.standardise(spark, settings_in, "household_registration", NIGHT, "run-1")
+    numbers = {r.identity_number for r in lake.read(spark, lake.path(settings_in, lake.STANDARD, "household_registration")).select("identity_number").collect()}
+    assert all(identity.is_valid(n) for n in numbers)
+    for report in settings_in.reports_dir.rglob("*"):
+        if report.is_file():
+            text = report.read_text(errors="ignore")
+            leaked = [n for n in numbers if n in text]
+            assert not leaked, f"{report} carries {len(leaked)} identity numbers"
