@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# Airflow reads its configuration at import: give the test run a home of its own.
+os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="citylake-airflow-"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 from citylake import settings as citylake_settings
 

@@ -1,0 +1,36 @@
+"""Running the project's own commands as a user would, in a clean environment."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+
+from tests.conftest import PROJECT_ROOT
+
+VENV_BIN = PROJECT_ROOT / ".venv" / "bin"
+
+
+def clean_environment(**overrides: str) -> dict[str, str]:
+    """The test's environment without Airflow or citylake settings, plus the overrides."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "CITYLAKE_", "PYSPARK"))}
+    env["PATH"] = f"{VENV_BIN}:{env.get('PATH', '')}"
+    env.update(overrides)
+    return env
+
+
+def run(command: list[str], env: dict[str, str], timeout: int) -> subprocess.CompletedProcess:
+    result = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+                            timeout=timeout)
+    if result.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(command)} exited {result.returncode}\n--- stdout\n{result.stdout[-4000:]}"
+            f"\n--- stderr\n{result.stderr[-4000:]}"
+        )
+    return result
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
