@@ -80,3 +80,42 @@ def test_gate_threshold_decides(tmp_path, people, mostly, passed):
     written = "".join(p.read_text(errors="ignore") for p in (tmp_path / "gx").rglob("*") if p.is_file())
     assert "42030219900101" not in written
     assert report.data_docs and report.data_docs.startswith("file://")
+
+
+PARITY_SUITE = {"name": "t.parity", "expectations": [
+    {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 5},
+     "meta": {"rule_id": "P-0", "action": "fail", "reason": "rows"}},
+    {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "code", "mostly": 0.8},
+     "meta": {"rule_id": "P-1", "action": "quarantine", "reason": "r"}},
+    {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "sex", "value_set": ["1", "2"], "mostly": 0.7},
+     "meta": {"rule_id": "P-2", "action": "quarantine", "reason": "r"}},
+    {"type": "expect_column_values_to_match_regex", "kwargs": {"column": "code", "regex": "^[0-9]{6}$", "mostly": 0.9},
+     "meta": {"rule_id": "P-3", "action": "warn", "reason": "r"}},
+    {"type": "expect_column_values_to_be_between", "kwargs": {"column": "n", "min_value": 0, "max_value": 9},
+     "meta": {"rule_id": "P-4", "action": "warn", "reason": "r"}},
+    {"type": "expect_column_value_lengths_to_equal", "kwargs": {"column": "code", "value": 6, "mostly": 0.5},
+     "meta": {"rule_id": "P-5", "action": "warn", "reason": "r"}},
+    {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "key"},
+     "meta": {"rule_id": "P-6", "action": "fail", "reason": "r"}},
+]}
+
+
+def test_single_pass_engine_gives_gx_verdicts_and_counts(spark, tmp_path):
+    (tmp_path / "t.parity.json").write_text(json.dumps(PARITY_SUITE))
+    frame = spark.createDataFrame(
+        [("420302", "1", 1, "a"), ("42030", "2", 12, "b"), (None, "3", None, "c"), ("4203021", None, -1, "d"),
+         ("420303", "1", 5, "d"), ("abcdef", "2", 9, "e")],
+        "code string, sex string, n int, key string",
+    )
+    reports = {engine: quality.run_gate(frame, "t.parity", f"run-{engine}", tmp_path / engine, suites_dir=tmp_path, engine=engine)
+               for engine in ("gx", "single_pass")}
+    gx_outcomes = {o.rule.rule_id: o for o in reports["gx"].outcomes}
+    for outcome in reports["single_pass"].outcomes:
+        reference = gx_outcomes[outcome.rule.rule_id]
+        assert outcome.success == reference.success, outcome.rule.rule_id
+        if outcome.rule.type != "expect_column_values_to_be_unique":  # GX counts every duplicate row
+            assert outcome.unexpected_count == reference.unexpected_count, outcome.rule.rule_id
+    assert [o.rule.rule_id for o in reports["single_pass"].outcomes if not o.success] == ["P-3", "P-4", "P-6"]
+    assert reports["single_pass"].engine == "single_pass"
+    docs = (tmp_path / "single_pass").rglob("*.html")
+    assert any("t.parity" in page.read_text(errors="ignore") for page in docs)

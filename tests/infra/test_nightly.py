@@ -51,3 +51,23 @@ def test_curated_table_is_masked(nightly, spark):
     assert theme.filter(F.col("representative_in_population")).count() == manifest["curated"]["representative_in_population"]
     masked = theme.filter(~F.col("legal_representative_identity_number").rlike(r"^\d{4}\*{10}[0-9X]{4}$")).count()
     assert masked == 0
+
+
+def test_no_artifact_of_the_night_carries_a_raw_identity_number(nightly):
+    """Reports, GX results, Data Docs and every task log: no valid identity number in clear."""
+    import re
+
+    from citylake import identity
+
+    _, _, _, data = nightly
+    candidate = re.compile(rb"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
+    scanned = 0
+    for folder in (data / "reports", data / "airflow" / "logs"):
+        for path in folder.rglob("*"):
+            if not path.is_file():
+                continue
+            scanned += 1
+            found = [m.group().decode().upper() for m in candidate.finditer(path.read_bytes())]
+            leaked = [n for n in found if identity.is_valid(n)]
+            assert not leaked, f"{path} carries {len(leaked)} identity numbers"
+    assert scanned > 10
