@@ -51,6 +51,7 @@ class Contract(BaseModel):
     schedule: str
     keys: list[str]
     columns: list[Column]
+    freshness_days: int = 1  # the newest landed batch may be at most this old
 
     @field_validator("encoding")
     @classmethod

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import (
+    DoubleType,
     IntegerType,
     LongType,
     StringType,
@@ -22,6 +23,7 @@ from citylake.settings import Settings
 RAW, STANDARD, BASE, THEME, OPS = "raw", "standard", "base", "theme", "ops"
 LANDING_LEDGER = (OPS, "landing_ledger")
 QUARANTINE = (OPS, "quarantine")
+METRICS_HISTORY = (OPS, "metrics_history")
 
 LEDGER_SCHEMA = StructType(
     [
@@ -35,6 +37,18 @@ LEDGER_SCHEMA = StructType(
         StructField("rows_landed", LongType(), False),
         StructField("rows_quarantined", LongType(), False),
         StructField("new_columns", StringType(), True),
+        StructField("recorded_at", TimestampType(), False),
+    ]
+)
+
+METRICS_SCHEMA = StructType(
+    [
+        StructField("run_date", StringType(), False),
+        StructField("run_id", StringType(), True),
+        StructField("table", StringType(), False),
+        StructField("metric", StringType(), False),  # rows_in, rows_published, violations:<rule>, ...
+        StructField("value", DoubleType(), True),
+        StructField("note", StringType(), True),
         StructField("recorded_at", TimestampType(), False),
     ]
 )

@@ -107,6 +107,14 @@ class GateReport:
     data_docs: str | None = None
 
     @property
+    def rows(self) -> int | None:
+        """Rows the gate saw (from the table row-count or any column rule)."""
+        for outcome in self.outcomes:
+            if outcome.element_count is not None:
+                return outcome.element_count
+        return None
+
+    @property
     def rules(self) -> list[Rule]:
         return [outcome.rule for outcome in self.outcomes]
 

@@ -2,9 +2,11 @@
 
     spark-submit jobs/build_base.py --library population --run-date 2026-11-23
 
-Reads the standard tables of every source whose contract feeds the library, keeps one record per
-valid key (population: identity number; legal_entity: credit code) with provenance, audits it with
-expectations/base.<library>.json and only then replaces base/<library>.
+Refuses to build from stale sources (each source's newest landed batch may be at most its
+contract's freshness_days old). Reads the standard tables of every source whose contract feeds the
+library, keeps one record per valid key (population: identity number; legal_entity: credit code)
+with provenance, audits it with expectations/base.<library>.json and only then replaces
+base/<library>.
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ import argparse
 import json
 import logging
 import sys
+from datetime import date
 
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 from citylake import contracts, lake, quality, spark as citylake_spark
 from citylake.base import BUILDERS
+from citylake.metrics import freshness_check
 from citylake.settings import Settings, load
 
 log = logging.getLogger("citylake.build_base")
@@ -31,8 +36,34 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def latest_landed(spark: SparkSession, settings: Settings, run_date: str) -> dict[str, date]:
+    """Each source's newest landed batch date, up to the night being processed."""
+    path = lake.path(settings, *lake.LANDING_LEDGER)
+    if not lake.exists(spark, path):
+        return {}
+    rows = (
+        lake.read(spark, path)
+        .filter(F.col("status") == "landed")
+        .withColumn("night", F.to_date(F.regexp_extract("batch_id", r"(\d{4}-\d{2}-\d{2})$", 1)))
+        .filter(F.col("night") <= F.lit(run_date).cast("date"))
+        .groupBy("source")
+        .agg(F.max("night").alias("night"))
+        .collect()
+    )
+    return {row.source: row.night for row in rows}
+
+
 def build(spark: SparkSession, settings: Settings, library: str, run_date: str, run_id: str) -> int:
-    sources = [c.name for c in contracts.load_all().values() if c.library == library]
+    feeding = [c for c in contracts.load_all().values() if c.library == library]
+    sources = [c.name for c in feeding]
+    landed = latest_landed(spark, settings, run_date)
+    freshness = [
+        freshness_check(c.name, landed.get(c.name), date.fromisoformat(run_date), c.freshness_days)
+        for c in feeding
+    ]
+    stale = [check.describe() for check in freshness if not check.passed]
+    if stale:
+        raise quality.GateFailed(f"{library}: not built, stale sources: {'; '.join(stale)}")
     standards = [
         lake.read(spark, lake.path(settings, lake.STANDARD, source)).filter(
             f"_batch_id <= {lake.sql_literal(lake.batch_id(source, run_date))}"
@@ -47,7 +78,8 @@ def build(spark: SparkSession, settings: Settings, library: str, run_date: str, 
     report = quality.run_gate(library_table, suite, run_id, settings.reports_dir / "gx")
     report_dir = settings.reports_dir / run_date / "quality"
     report_dir.mkdir(parents=True, exist_ok=True)
-    (report_dir / f"{suite}.json").write_text(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    document = report.to_json() | {"freshness": [check.describe() for check in freshness]}
+    (report_dir / f"{suite}.json").write_text(json.dumps(document, indent=2, ensure_ascii=False))
     if not report.passed:
         raise quality.GateFailed(f"{library}: not published: {report.summary()}")
     lake.overwrite(library_table, lake.path(settings, lake.BASE, library))

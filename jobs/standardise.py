@@ -4,9 +4,11 @@
 
 Write-audit-publish: the batch is standardised and cached, audited by its Great Expectations suite
 (expectations/standard.<source>.json), and only then published. A rule over its threshold fails
-the job and publishes nothing; rows breaking a quarantine rule go to ops/quarantine with the rule
-id and reason; the rest replace the batch in standard/<source>. The gate's report (counts and rule
-ids, never values) is written to reports/<date>/quality/.
+the job and publishes nothing, and so does a row count far outside the source's recent nights
+(volume anomaly, see citylake/metrics.py); rows breaking a quarantine rule go to ops/quarantine
+with the rule id and reason; the rest replace the batch in standard/<source>. The night's metrics
+are appended to ops/metrics_history; the gate's report (counts and rule ids, never values) is
+written to reports/<date>/quality/.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import sys
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from citylake import contracts, lake, quality, spark as citylake_spark
+from citylake import contracts, lake, metrics_history, quality, spark as citylake_spark
+from citylake.metrics import volume_check
 from citylake.settings import Settings, load
 from citylake.standardise import BATCH_COLUMNS, STANDARDISERS, map_columns
 
@@ -61,12 +64,21 @@ def standardise(
 
     suite = f"standard.{source}"
     report = quality.run_gate(checked, suite, run_id, settings.reports_dir / "gx")
+    rows_in = report.rows
+    volume = volume_check(metrics_history.history(spark, settings, source, "rows_in", run_date), rows_in)
     report_dir = settings.reports_dir / run_date / "quality"
     report_dir.mkdir(parents=True, exist_ok=True)
-    (report_dir / f"{suite}.json").write_text(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
-    if not report.passed:
+    document = report.to_json() | {"volume": {"status": volume.status, "detail": volume.describe()}}
+    (report_dir / f"{suite}.json").write_text(json.dumps(document, indent=2, ensure_ascii=False))
+    metrics = {"rows_in": (rows_in, None), "volume": (rows_in, volume.status),
+               "gate_passed": (float(report.passed), None)}
+    metrics |= {f"violations:{o.rule.rule_id}": (o.unexpected_count, o.rule.action)
+                for o in report.outcomes if o.unexpected_count is not None}
+    if not report.passed or not volume.passed:
+        metrics_history.record(spark, settings, source, run_date, run_id, metrics)
         checked.unpersist()
-        raise quality.GateFailed(f"{source}: batch {batch} not published: {report.summary()}")
+        reason = report.summary() if not report.passed else f"gate {suite}: FAILED on {volume.describe()}"
+        raise quality.GateFailed(f"{source}: batch {batch} not published: {reason}")
 
     clean, quarantined = quality.split_quarantine(checked, report.rules)
     lake.replace_where(
@@ -75,7 +87,11 @@ def standardise(
         f"batch_id = {lake.sql_literal(batch)} AND stage = 'standardise'",
     )
     ordered = clean.select(*[c for c in clean.columns if c not in BATCH_COLUMNS], *BATCH_COLUMNS)
-    lake.replace_where(ordered, lake.path(settings, lake.STANDARD, source), batch_predicate)
+    target = lake.path(settings, lake.STANDARD, source)
+    lake.replace_where(ordered, target, batch_predicate)
+    published = lake.read(spark, target).filter(batch_predicate).count()
+    metrics |= {"rows_published": (published, None), "rows_quarantined": (rows_in - published, None)}
+    metrics_history.record(spark, settings, source, run_date, run_id, metrics)
     checked.unpersist()
     return report
 

@@ -51,3 +51,33 @@ def test_reports_carry_no_identity_number(spark, settings_in, generated_night):
             text = report.read_text(errors="ignore")
             leaked = [n for n in numbers if n in text]
             assert not leaked, f"{report} carries {len(leaked)} identity numbers"
+
+
+def test_metrics_are_recorded_and_a_volume_collapse_fails_the_gate(spark, settings_in, generated_night):
+    from citylake import metrics_history
+
+    rows_in = generated_night["sources"]["household_registration"]["landed"]
+    for night in ("2026-11-19", "2026-11-20", "2026-11-21", "2026-11-22"):
+        metrics_history.record(spark, settings_in, "household_registration", night, "seed",
+                               {"rows_in": (rows_in * 20, None)})
+    land.land(spark, settings_in, "household_registration", NIGHT, "run-1")
+    with pytest.raises(quality.GateFailed, match=r"FAILED on volume \d+ rows OUTSIDE the expected"):
+        standardise.standardise(spark, settings_in, "household_registration", NIGHT, "run-1")
+    assert not lake.exists(spark, lake.path(settings_in, lake.STANDARD, "household_registration"))
+    assert metrics_history.history(spark, settings_in, "household_registration", "rows_in", "2026-11-24")[-1] == rows_in
+
+
+def test_first_night_is_a_cold_start_and_metrics_accumulate(spark, settings_in, generated_night):
+    from citylake import metrics_history
+
+    land.land(spark, settings_in, "household_registration", NIGHT, "run-1")
+    standardise.standardise(spark, settings_in, "household_registration", NIGHT, "run-1")
+    standardise.standardise(spark, settings_in, "household_registration", NIGHT, "run-2")  # a rerun
+    report = json.loads((settings_in.reports_dir / NIGHT / "quality" / "standard.household_registration.json").read_text())
+    assert report["volume"]["status"] == "cold_start"
+    history = lake.read(spark, lake.path(settings_in, *lake.METRICS_HISTORY)).collect()
+    metrics = {r.metric: r.value for r in history}
+    expected = generated_night["sources"]["household_registration"]
+    assert metrics["rows_in"] == expected["landed"] and metrics["rows_published"] == expected["standardised"]
+    assert metrics["rows_quarantined"] == expected["standardise_quarantined"]
+    assert len([r for r in history if r.metric == "rows_in"]) == 1  # the rerun replaced, not appended
