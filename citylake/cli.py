@@ -2,6 +2,7 @@
 
     citylake generate --people 3000 --seed 7 --date 2026-11-23
     citylake summary --date 2026-11-23
+    citylake quarantine list|export|replay ...
     citylake airflow-env            (shell exports that point Airflow at this project)
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+from pathlib import Path
 
 import click
 
@@ -55,6 +57,55 @@ def summary(run_date: str, as_json: bool) -> None:
         raise click.ClickException(f"no summary for {run_date}: {path} does not exist")
     document = json.loads(path.read_text(encoding="utf-8"))
     click.echo(json.dumps(document, indent=2, ensure_ascii=False) if as_json else render(document))
+
+
+@main.group("quarantine")
+def quarantine_group() -> None:
+    """Quarantined rows: list them, export them for correction, replay corrections."""
+
+
+@quarantine_group.command("list")
+@click.option("--source", default=None, help="one source (contract name)")
+@click.option("--date", "run_date", default=None, help="one night, YYYY-MM-DD")
+def quarantine_list(source: str | None, run_date: str | None) -> None:
+    """Counts of quarantined rows per source, night, stage, rule and status."""
+    from citylake import quarantine, spark
+
+    settings = citylake_settings.load()
+    rows = quarantine.summary(spark.session("quarantine-list", settings), settings, source, run_date)
+    if not rows:
+        click.echo("no quarantined rows")
+    for row in rows:
+        click.echo(f"{row['batch_id']:<40} {row['stage']:<12} {row['rule_id']:<14} {row['status']:<9}"
+                   f"{row['rows']:>7}  {row['reason']}")
+
+
+@quarantine_group.command("export")
+@click.option("--source", required=True)
+@click.option("--date", "run_date", required=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def quarantine_export(source: str, run_date: str, out: Path) -> None:
+    """Writes a night's open rows of a source to CSV for correction (holds personal data)."""
+    from citylake import quarantine, spark
+
+    settings = citylake_settings.load()
+    count = quarantine.export(spark.session("quarantine-export", settings), settings, source, run_date, out)
+    click.echo(f"exported {count} rows to {out} (personal data in clear: keep it restricted)")
+
+
+@quarantine_group.command("replay")
+@click.option("--source", required=True)
+@click.option("--date", "run_date", required=True)
+@click.option("--file", "corrections", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              required=True)
+def quarantine_replay(source: str, run_date: str, corrections: Path) -> None:
+    """Replays a corrected export: passing rows are published, the rest stay quarantined."""
+    from citylake import quarantine, spark
+
+    settings = citylake_settings.load()
+    counts = quarantine.replay(spark.session("quarantine-replay", settings), settings, source,
+                               run_date, corrections, f"replay-{run_date}")
+    click.echo(f"published {counts['published']}, still quarantined {counts['still_quarantined']}")
 
 
 @main.command("airflow-env")

@@ -55,6 +55,8 @@ METRICS_SCHEMA = StructType(
 
 QUARANTINE_SCHEMA = StructType(
     [
+        StructField("quarantine_id", StringType(), False),  # stable: batch, stage and line
+        StructField("status", StringType(), False),  # open | replayed
         StructField("source", StringType(), False),
         StructField("batch_id", StringType(), False),
         StructField("run_id", StringType(), True),
@@ -107,3 +109,16 @@ def read(spark: SparkSession, table_path: str) -> DataFrame:
 
 def sql_literal(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def quarantine_id(batch: str, stage: str, line_number: int) -> str:
+    """Stable identifier of a quarantined row (the Spark twin is quarantine_id_col)."""
+    import hashlib
+
+    return hashlib.sha1(f"{batch}|{stage}|{line_number}".encode()).hexdigest()[:16]
+
+
+def quarantine_id_col(batch, stage, line_number):
+    from pyspark.sql import functions as F
+
+    return F.substring(F.sha1(F.concat_ws("|", batch, stage, line_number.cast("string"))), 1, 16)

@@ -9,7 +9,9 @@ The threshold is GX's own ``mostly``: a rule whose violation rate exceeds ``1 - 
 the gate when its action is quarantine or fail.
 
 GX is the system of record (suites, validation results, Data Docs). Two engines compute the
-results; both store them in GX's validation store and build the Data Docs page for the run:
+results; both store them in GX's validation store. Data Docs are rendered from that store once per
+night (``build_docs``, called by the nightly summary), not inside each gate: rendering a page
+costs more than the single-pass check itself.
   single_pass (default)  every supported expectation becomes a Spark condition (``violation``)
                          and all of them are counted in one aggregate over the data; the counts are
                          turned into GX validation results with GX's own success rule
@@ -104,7 +106,6 @@ class GateReport:
     run_id: str
     engine: str = "single_pass"
     outcomes: list[RuleOutcome] = field(default_factory=list)
-    data_docs: str | None = None
 
     @property
     def rows(self) -> int | None:
@@ -139,7 +140,6 @@ class GateReport:
             "run_id": self.run_id,
             "engine": self.engine,
             "passed": self.passed,
-            "data_docs": self.data_docs,
             "rules": [outcome.to_json() for outcome in self.outcomes],
         }
 
@@ -307,6 +307,30 @@ def _locked(directory: Path):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+_CONTEXTS: dict[Path, object] = {}
+
+
+def _context(gx_root: Path):
+    """The file context under gx_root, opened once per process."""
+    import great_expectations as gx
+
+    if gx_root not in _CONTEXTS:
+        logging.getLogger("great_expectations").setLevel(logging.WARNING)
+        context = gx.get_context(mode="file", project_root_dir=str(gx_root))
+        context.variables.progress_bars = {"globally": False}
+        _CONTEXTS[gx_root] = context
+    return _CONTEXTS[gx_root]
+
+
+def build_docs(gx_root: Path) -> str | None:
+    """Renders Data Docs from every stored validation result; returns the site's address."""
+    with _locked(gx_root):
+        context = _context(gx_root)
+        context.build_data_docs()
+        sites = context.get_docs_sites_urls()
+    return sites[0]["site_url"] if sites else None
+
+
 def _suite(gx, document: dict):
     from great_expectations.expectations.expectation_configuration import (
         ExpectationConfiguration,
@@ -325,9 +349,7 @@ def _suite(gx, document: dict):
 
 
 def _gx_results(context, gx, suite, checked: DataFrame, suite_name: str, run_id) -> list:
-    """GX's own Spark engine: a checkpoint over the DataFrame (stores results, builds docs)."""
-    from great_expectations.checkpoint import UpdateDataDocsAction
-
+    """GX's own Spark engine: a checkpoint over the DataFrame (stores its results)."""
     datasource = context.data_sources.add_or_update_spark(name="citylake")
     try:
         asset = datasource.get_asset(suite_name)
@@ -344,7 +366,7 @@ def _gx_results(context, gx, suite, checked: DataFrame, suite_name: str, run_id)
         gx.Checkpoint(
             name=suite_name,
             validation_definitions=[validation],
-            actions=[UpdateDataDocsAction(name="data_docs")],
+            actions=[],
             result_format=RESULT_FORMAT,
         )
     )
@@ -354,7 +376,7 @@ def _gx_results(context, gx, suite, checked: DataFrame, suite_name: str, run_id)
 
 def _single_pass_results(context, suite, rules: list[Rule], checked: DataFrame, suite_name: str,
                          run_id) -> list:
-    """One aggregate over the data; the results stored in GX and rendered into Data Docs."""
+    """One aggregate over the data; the results stored in GX's validation store."""
     from great_expectations.core.expectation_validation_result import (
         ExpectationSuiteValidationResult,
         ExpectationValidationResult,
@@ -396,7 +418,6 @@ def _single_pass_results(context, suite, rules: list[Rule], checked: DataFrame, 
         batch_identifier=f"citylake-{suite_name}",
     )
     context.validation_results_store.set(key, suite_result)
-    context.build_data_docs(resource_identifiers=[key])
     return results
 
 
@@ -412,15 +433,14 @@ def run_gate(
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
 
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    gx_root = Path(gx_root)
     document, rules = load_suite(suite_name, suites_dir)
     if engine == "single_pass" and any(
         rule.type not in ROW_CONDITIONS and rule.type not in TABLE_AGGREGATES for rule in rules
     ):
         engine = "gx"  # an expectation the single pass does not know: let GX compute it all
     with _locked(gx_root):
-        context = gx.get_context(mode="file", project_root_dir=str(gx_root))
-        context.variables.progress_bars = {"globally": False}
+        context = _context(gx_root)
         suite = context.suites.add_or_update(_suite(gx, document))
         gx_run_id = RunIdentifier(run_name=run_id)
         if engine == "gx":
@@ -429,11 +449,9 @@ def run_gate(
             results = _single_pass_results(context, suite, rules, checked, suite_name, gx_run_id)
         else:
             raise ValueError(f"unknown gate engine {engine!r}")
-        docs = context.get_docs_sites_urls()
 
     by_rule = {r.expectation_config.meta["rule_id"]: r for r in results}
-    report = GateReport(table=suite_name, run_id=run_id, engine=engine,
-                        data_docs=docs[0]["site_url"] if docs else None)
+    report = GateReport(table=suite_name, run_id=run_id, engine=engine)
     for rule in rules:
         outcome = by_rule[rule.rule_id]
         if outcome.exception_info and outcome.exception_info.get("raised_exception"):

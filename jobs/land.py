@@ -57,8 +57,8 @@ def quarantine_frame(
 ) -> DataFrame:
     now = datetime.now()
     rows = [
-        (source, batch, run_id, "landing", "LAND-" + _rule(q.reason), q.reason, result.file,
-         q.line_number, q.raw, now)
+        (lake.quarantine_id(batch, "landing", q.line_number), "open", source, batch, run_id,
+         "landing", "LAND-" + _rule(q.reason), q.reason, result.file, q.line_number, q.raw, now)
         for q in result.quarantined
     ]
     return spark.createDataFrame(rows, lake.QUARANTINE_SCHEMA)

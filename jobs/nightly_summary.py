@@ -2,8 +2,9 @@
 
     spark-submit jobs/nightly_summary.py --run-date 2026-11-23
 
-Writes reports/<date>/summary.json and prints it as a table. Counts and rule ids only: no value
-of any record appears in it.
+Renders the Great Expectations Data Docs from the night's stored validation results, writes
+reports/<date>/summary.json and prints it as a table. Counts and rule ids only: no value of any
+record appears in it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from citylake import contracts, lake, spark as citylake_spark
+from citylake import contracts, lake, quality, spark as citylake_spark
 from citylake.settings import Settings, load
 from citylake.summary import render
 
@@ -73,7 +74,7 @@ def summarise(spark: SparkSession, settings: Settings, run_date: str) -> dict:
                 **quarantined.get((batch, "standardise"), {}),
             },
         }
-    gates, data_docs = {}, None
+    gates = {}
     quality_dir = settings.reports_dir / run_date / "quality"
     for report_file in sorted(quality_dir.glob("*.json")):
         report = json.loads(report_file.read_text(encoding="utf-8"))
@@ -82,7 +83,8 @@ def summarise(spark: SparkSession, settings: Settings, run_date: str) -> dict:
             "warnings": [r["rule_id"] for r in report["rules"] if not r["success"]],
             "report": str(report_file),
         }
-        data_docs = report.get("data_docs")
+    gx_root = settings.reports_dir / "gx"
+    data_docs = quality.build_docs(gx_root) if gx_root.exists() else None
     summary = {
         "run_date": run_date,
         "environment": settings.env,

@@ -40,6 +40,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def quarantine_rows(quarantined: DataFrame, run_id: str) -> DataFrame:
     record_columns = [c for c in quarantined.columns if not c.startswith("_")]
     return quarantined.select(
+        lake.quarantine_id_col(F.col("_batch_id"), F.lit("standardise"), F.col("_line_number"))
+        .alias("quarantine_id"),
+        F.lit("open").alias("status"),
         F.col("_source").alias("source"),
         F.col("_batch_id").alias("batch_id"),
         F.lit(run_id).alias("run_id"),

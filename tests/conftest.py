@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import importlib.util
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -41,3 +44,23 @@ def spark(local_settings):
 def settings_in(tmp_path) -> citylake_settings.Settings:
     """Settings whose lake, reports and incoming folders are this test's own."""
     return citylake_settings.load({"CITYLAKE_ENV": "local", "CITYLAKE_DATA_DIR": str(tmp_path)})
+
+
+NIGHT = "2026-11-23"
+
+
+def load_job(name: str):
+    """Imports jobs/<name>.py (a spark-submit application) as a module."""
+    spec = importlib.util.spec_from_file_location(f"citylake_job_{name}", PROJECT_ROOT / "jobs" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def generated_night(settings_in):
+    """A small generated city delivered into this test's incoming folder; returns its manifest."""
+    from citylake import generator
+
+    return generator.generate(300, 5, dt.date.fromisoformat(NIGHT), settings_in.incoming_dir, settings_in.truth_dir)

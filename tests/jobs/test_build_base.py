@@ -1,7 +1,7 @@
 import pytest
 
 from citylake import lake, quality
-from tests.jobs.conftest import NIGHT, load_job
+from tests.conftest import NIGHT, load_job
 
 pytestmark = pytest.mark.spark
 land = load_job("land")

@@ -3,7 +3,7 @@ from pyspark.sql import functions as F
 
 from citylake import lake
 from citylake.landing import LandingRejected
-from tests.jobs.conftest import NIGHT, load_job
+from tests.conftest import NIGHT, load_job
 
 pytestmark = pytest.mark.spark
 land = load_job("land")

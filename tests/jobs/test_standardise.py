@@ -4,7 +4,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from citylake import identity, lake, quality
-from tests.jobs.conftest import NIGHT, load_job
+from tests.conftest import NIGHT, load_job
 
 pytestmark = pytest.mark.spark
 land = load_job("land")
