@@ -144,6 +144,15 @@ class GateReport:
         }
 
 
+def write_report(reports_dir: Path, run_date: str, report: GateReport, **extra) -> Path:
+    """reports/<date>/quality/<suite>.json: the gate's counts and rule ids, never values."""
+    folder = reports_dir / run_date / "quality"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{report.table}.json"
+    path.write_text(json.dumps(report.to_json() | extra, indent=2, ensure_ascii=False))
+    return path
+
+
 def load_suite(name: str, directory: Path = EXPECTATIONS_DIR) -> tuple[dict, list[Rule]]:
     path = directory / f"{name}.json"
     try:

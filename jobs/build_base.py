@@ -11,8 +11,6 @@ base/<library>.
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import sys
 from datetime import date
@@ -20,20 +18,12 @@ from datetime import date
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from citylake import contracts, lake, quality, spark as citylake_spark
+from citylake import contracts, job, lake, quality
 from citylake.base import BUILDERS
 from citylake.metrics import freshness_check
-from citylake.settings import Settings, load
+from citylake.settings import Settings
 
 log = logging.getLogger("citylake.build_base")
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--library", required=True, choices=sorted(BUILDERS))
-    parser.add_argument("--run-date", required=True, help="the night, YYYY-MM-DD")
-    parser.add_argument("--run-id", default=None, help="the orchestrator's run id")
-    return parser.parse_args(argv)
 
 
 def latest_landed(spark: SparkSession, settings: Settings, run_date: str) -> dict[str, date]:
@@ -76,10 +66,8 @@ def build(spark: SparkSession, settings: Settings, library: str, run_date: str, 
     library_table = BUILDERS[library](standards).persist()
     suite = f"base.{library}"
     report = quality.run_gate(library_table, suite, run_id, settings.reports_dir / "gx")
-    report_dir = settings.reports_dir / run_date / "quality"
-    report_dir.mkdir(parents=True, exist_ok=True)
-    document = report.to_json() | {"freshness": [check.describe() for check in freshness]}
-    (report_dir / f"{suite}.json").write_text(json.dumps(document, indent=2, ensure_ascii=False))
+    quality.write_report(settings.reports_dir, run_date, report,
+                         freshness=[check.describe() for check in freshness])
     if not report.passed:
         raise quality.GateFailed(f"{library}: not published: {report.summary()}")
     lake.overwrite(library_table, lake.path(settings, lake.BASE, library))
@@ -89,11 +77,11 @@ def build(spark: SparkSession, settings: Settings, library: str, run_date: str, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    args = parse_args(argv)
-    settings = load()
-    spark = citylake_spark.session(f"base-{args.library}", settings)
-    rows = build(spark, settings, args.library, args.run_date, args.run_id or f"manual-{args.run_date}")
+    arguments = job.parser(__doc__)
+    arguments.add_argument("--library", required=True, choices=sorted(BUILDERS))
+    args = arguments.parse_args(argv)
+    settings, spark = job.start(f"base-{args.library}")
+    rows = build(spark, settings, args.library, args.run_date, job.run_id(args))
     log.info("base/%s: %d records", args.library, rows)
     return 0
 

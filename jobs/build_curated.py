@@ -9,24 +9,16 @@ in the population library).
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 
 from pyspark.sql import SparkSession
 
-from citylake import lake, spark as citylake_spark
+from citylake import job, lake
 from citylake.curated import enterprise_legal_representative
-from citylake.settings import Settings, load
+from citylake.settings import Settings
 
 log = logging.getLogger("citylake.build_curated")
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run-date", required=True, help="the night, YYYY-MM-DD")
-    parser.add_argument("--run-id", default=None, help="the orchestrator's run id")
-    return parser.parse_args(argv)
 
 
 def build(spark: SparkSession, settings: Settings) -> int:
@@ -38,10 +30,8 @@ def build(spark: SparkSession, settings: Settings) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    args = parse_args(argv)
-    settings = load()
-    spark = citylake_spark.session("curated", settings)
+    job.parser(__doc__).parse_args(argv)
+    settings, spark = job.start("curated")
     rows = build(spark, settings)
     log.info("theme/enterprise_legal_representative: %d rows", rows)
     return 0

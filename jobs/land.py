@@ -11,7 +11,6 @@ and nothing of it is written; the job then fails with the reason.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 from datetime import datetime
@@ -20,19 +19,11 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import IntegerType, StringType, StructField, StructType
 
-from citylake import contracts, lake, spark as citylake_spark, storage
+from citylake import contracts, job, lake, storage
 from citylake.landing import LandingRejected, ReadResult, read_delimited
-from citylake.settings import Settings, load
+from citylake.settings import Settings
 
 log = logging.getLogger("citylake.land")
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", required=True, help="contract name in sources/")
-    parser.add_argument("--run-date", required=True, help="the night, YYYY-MM-DD")
-    parser.add_argument("--run-id", default=None, help="the orchestrator's run id")
-    return parser.parse_args(argv)
 
 
 def raw_frame(spark: SparkSession, result: ReadResult, source: str, batch: str) -> DataFrame:
@@ -119,11 +110,9 @@ def land(spark: SparkSession, settings: Settings, source: str, run_date: str, ru
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    args = parse_args(argv)
-    settings = load()
-    spark = citylake_spark.session(f"land-{args.source}", settings)
-    counts = land(spark, settings, args.source, args.run_date, args.run_id or f"manual-{args.run_date}")
+    args = job.parser(__doc__, source=True).parse_args(argv)
+    settings, spark = job.start(f"land-{args.source}")
+    counts = land(spark, settings, args.source, args.run_date, job.run_id(args))
     log.info("landed %(batch_id)s: read %(rows_read)d, landed %(rows_landed)d, "
              "quarantined %(rows_quarantined)d", counts)
     return 0

@@ -9,7 +9,6 @@ record appears in it.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
@@ -17,19 +16,12 @@ import sys
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from citylake import contracts, lake, quality, spark as citylake_spark
-from citylake.settings import Settings, load
+from citylake import contracts, job, lake, quality
+from citylake.settings import Settings
 from citylake.summary import render
 
 log = logging.getLogger("citylake.summary")
 THEME_TABLES = ["enterprise_legal_representative"]
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run-date", required=True, help="the night, YYYY-MM-DD")
-    parser.add_argument("--run-id", default=None, help="the orchestrator's run id")
-    return parser.parse_args(argv)
 
 
 def _count(spark: SparkSession, table_path: str, predicate: str | None = None) -> int | None:
@@ -105,10 +97,8 @@ def summarise(spark: SparkSession, settings: Settings, run_date: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    args = parse_args(argv)
-    settings = load()
-    spark = citylake_spark.session("summary", settings)
+    args = job.parser(__doc__).parse_args(argv)
+    settings, spark = job.start("summary")
     print(render(summarise(spark, settings, args.run_date)))
     return 0
 

@@ -10,33 +10,21 @@ marked replayed in ops/quarantine; the others stay open with their new reason. I
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 from pathlib import Path
 
-from citylake import quarantine, spark as citylake_spark
-from citylake.settings import load
+from citylake import job, quarantine
 
 log = logging.getLogger("citylake.replay_quarantine")
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", required=True, help="contract name in sources/")
-    parser.add_argument("--run-date", required=True, help="the night, YYYY-MM-DD")
-    parser.add_argument("--file", required=True, type=Path, help="the corrected export (CSV)")
-    parser.add_argument("--run-id", default=None, help="the orchestrator's run id")
-    return parser.parse_args(argv)
-
-
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    args = parse_args(argv)
-    settings = load()
-    spark = citylake_spark.session(f"replay-{args.source}", settings)
-    counts = quarantine.replay(spark, settings, args.source, args.run_date, args.file,
-                               args.run_id or f"replay-{args.run_date}")
+    arguments = job.parser(__doc__, source=True)
+    arguments.add_argument("--file", required=True, type=Path, help="the corrected export (CSV)")
+    args = arguments.parse_args(argv)
+    settings, spark = job.start(f"replay-{args.source}")
+    counts = quarantine.replay(spark, settings, args.source, args.run_date, args.file, job.run_id(args))
     log.info("replayed %s/%s: %d published, %d still quarantined", args.source, args.run_date,
              counts["published"], counts["still_quarantined"])
     return 0

@@ -13,28 +13,18 @@ written to reports/<date>/quality/.
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import sys
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from citylake import contracts, lake, metrics_history, quality, spark as citylake_spark
+from citylake import contracts, job, lake, metrics_history, quality
 from citylake.metrics import volume_check
-from citylake.settings import Settings, load
+from citylake.settings import Settings
 from citylake.standardise import BATCH_COLUMNS, STANDARDISERS, map_columns
 
 log = logging.getLogger("citylake.standardise")
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", required=True, help="contract name in sources/")
-    parser.add_argument("--run-date", required=True, help="the night, YYYY-MM-DD")
-    parser.add_argument("--run-id", default=None, help="the orchestrator's run id")
-    return parser.parse_args(argv)
 
 
 def quarantine_rows(quarantined: DataFrame, run_id: str) -> DataFrame:
@@ -69,10 +59,8 @@ def standardise(
     report = quality.run_gate(checked, suite, run_id, settings.reports_dir / "gx")
     rows_in = report.rows
     volume = volume_check(metrics_history.history(spark, settings, source, "rows_in", run_date), rows_in)
-    report_dir = settings.reports_dir / run_date / "quality"
-    report_dir.mkdir(parents=True, exist_ok=True)
-    document = report.to_json() | {"volume": {"status": volume.status, "detail": volume.describe()}}
-    (report_dir / f"{suite}.json").write_text(json.dumps(document, indent=2, ensure_ascii=False))
+    quality.write_report(settings.reports_dir, run_date, report,
+                         volume={"status": volume.status, "detail": volume.describe()})
     metrics = {"rows_in": (rows_in, None), "volume": (rows_in, volume.status),
                "gate_passed": (float(report.passed), None)}
     metrics |= {f"violations:{o.rule.rule_id}": (o.unexpected_count, o.rule.action)
@@ -100,12 +88,9 @@ def standardise(
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    args = parse_args(argv)
-    settings = load()
-    spark = citylake_spark.session(f"standardise-{args.source}", settings)
-    report = standardise(spark, settings, args.source, args.run_date,
-                         args.run_id or f"manual-{args.run_date}")
+    args = job.parser(__doc__, source=True).parse_args(argv)
+    settings, spark = job.start(f"standardise-{args.source}")
+    report = standardise(spark, settings, args.source, args.run_date, job.run_id(args))
     log.info(report.summary())
     return 0
 
