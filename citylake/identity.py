@@ -92,6 +92,13 @@ def birth_date_col(number: Column) -> Column:
     return F.to_date(F.try_to_timestamp(F.substring(number, 7, 8), F.lit("yyyyMMdd")))
 
 
+def birth_date_plausible_col(number: Column, as_of: Column | None = None) -> Column:
+    """The encoded birth date is a real date between 1900-01-01 and the night (never null)."""
+    born = birth_date_col(number)
+    latest = F.current_date() if as_of is None else as_of
+    return F.coalesce((born >= F.lit("1900-01-01").cast("date")) & (born <= latest), F.lit(False))
+
+
 def sex_col(number: Column) -> Column:
     """GB/T 2261.1 sex code from the sequence parity: 1 male (odd), 2 female (even)."""
     parity = F.pmod(F.ascii(F.substring(number, 17, 1)) - F.lit(48), F.lit(2))

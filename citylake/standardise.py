@@ -10,7 +10,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from citylake import credit_code, divisions, identity
+from citylake import codes, credit_code, divisions, identity
 
 BATCH_COLUMNS = ["_source", "_batch_id", "_file", "_line_number", "_ingested_at"]
 DATE_FORMATS = ("yyyy-MM-dd", "yyyyMMdd", "yyyy/MM/dd", "yyyy年M月d日", "yyyy.MM.dd")
@@ -46,13 +46,28 @@ def company_name_normal_form(name: Column) -> Column:
 
 
 def standardise_population(mapped: DataFrame) -> DataFrame:
+    """Identity numbers valid when well-formed, with the right check character and a plausible
+    birth date; whether their division code was ever issued is a separate flag (historical codes
+    included), as is agreement with the delivered birth date."""
     number = identity.normalise_col(F.col("identity_number"))
     return (
         mapped.withColumn("identity_number", number)
-        .withColumn("identity_number_valid", identity.is_valid_col(F.col("identity_number")))
+        .withColumn(
+            "identity_number_valid",
+            identity.is_valid_col(F.col("identity_number"))
+            & identity.birth_date_plausible_col(F.col("identity_number")),
+        )
+        .withColumn(
+            "identity_division_known",
+            F.substring(F.col("identity_number"), 1, 6).isin(*sorted(divisions.national())),
+        )
         .withColumn("name", F.regexp_replace(clean_text(F.col("name")), " ", ""))
-        .withColumn("sex", F.trim(F.col("sex")))
-        .withColumn("ethnicity", F.lpad(F.trim(F.col("ethnicity")), 2, "0"))
+        # unrecognised values stay as delivered, for the gate's code-table rules to catch
+        .withColumn("sex", F.coalesce(codes.sex_code_col(F.col("sex")), F.trim(F.col("sex"))))
+        .withColumn(
+            "ethnicity",
+            F.coalesce(codes.ethnicity_code_col(F.col("ethnicity")), F.trim(F.col("ethnicity"))),
+        )
         .withColumn("birth_date", parse_date(F.col("birth_date")))
         .withColumn(
             "birth_date_matches_identity",

@@ -79,3 +79,12 @@ def test_birth_date_and_sex_from_number(spark):
     assert str(rows[0].born) == "1949-12-31" and rows[0].sex == "2"
     assert str(rows[1].born) == "1880-01-01" and rows[1].sex == "1"
     assert rows[2].born is None  # month 13 is not a date
+
+
+@pytest.mark.spark
+def test_birth_date_plausibility(spark):
+    first17 = ["11010519491231002", "11010518991231002", "11010520991231002", "11010519491331002"]
+    numbers = [f + identity.check_char(f) for f in first17]
+    frame = spark.createDataFrame([(n,) for n in numbers], "n string")
+    rows = frame.select(identity.birth_date_plausible_col(F.col("n"), F.lit("2026-11-23").cast("date")).alias("ok")).collect()
+    assert [r.ok for r in rows] == [True, False, False, False]  # 1949 yes; 1899, 2099, month 13 no
