@@ -2,6 +2,7 @@
 
     citylake generate --people 3000 --seed 7 --date 2026-11-23
     citylake summary --date 2026-11-23
+    citylake sources validate | sources preview NAME --date D
     citylake quarantine list|export|replay ...
     citylake airflow-env            (shell exports that point Airflow at this project)
 """
@@ -57,6 +58,45 @@ def summary(run_date: str, as_json: bool) -> None:
         raise click.ClickException(f"no summary for {run_date}: {path} does not exist")
     document = json.loads(path.read_text(encoding="utf-8"))
     click.echo(json.dumps(document, indent=2, ensure_ascii=False) if as_json else render(document))
+
+
+@main.group("sources")
+def sources_group() -> None:
+    """Source contracts: validate them all, preview one against a delivered extract."""
+
+
+@sources_group.command("validate")
+def sources_validate() -> None:
+    """One line per contract in sources/: valid, or the file and field that is wrong."""
+    from citylake import sources
+
+    outcomes = sources.validate_all()
+    for path, problem in outcomes:
+        click.echo(f"{path.name}: {'valid' if problem is None else problem}")
+    if any(problem for _, problem in outcomes):
+        raise SystemExit(1)
+
+
+@sources_group.command("preview")
+@click.argument("name")
+@click.option("--date", "run_date", required=True, help="the night whose extract to read")
+@click.option("--rows", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="how many lines to read")
+def sources_preview(name: str, run_date: str, rows: int) -> None:
+    """Reads a sample of a source's extract: mapped rows (masked) and the rules they would fail."""
+    from citylake import sources, spark
+
+    settings = citylake_settings.load()
+    result = sources.preview(spark.session("sources-preview", settings), settings, name, run_date,
+                             limit=rows)
+    click.echo(f"{result.source}: {result.rows_read} lines read from {result.location}, "
+               f"{result.unreadable} unreadable")
+    for row in result.sample:
+        click.echo("  " + ", ".join(f"{key}={value}" for key, value in row.items()))
+    for rule in result.rules:
+        if rule.rule_id in result.violations:
+            click.echo(f"  {rule.rule_id:<8} {rule.action:<11} {result.violations[rule.rule_id]:>6} rows  "
+                       f"{rule.reason}")
 
 
 @main.group("quarantine")

@@ -16,31 +16,13 @@ import sys
 from datetime import datetime
 
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
-from pyspark.sql.types import IntegerType, StringType, StructField, StructType
 
 from citylake import contracts, job, lake, storage
 from citylake.landing import LandingRejected, ReadResult, read_delimited
+from citylake.sources import raw_frame
 from citylake.settings import Settings
 
 log = logging.getLogger("citylake.land")
-
-
-def raw_frame(spark: SparkSession, result: ReadResult, source: str, batch: str) -> DataFrame:
-    schema = StructType(
-        [StructField("_line_number", IntegerType(), False)]
-        + [StructField(name, StringType(), True) for name in result.columns]
-    )
-    rows = [(line_number, *values) for line_number, values in result.rows]
-    frame = spark.createDataFrame(rows, schema)
-    return frame.select(
-        *[F.col(f"`{name}`") for name in result.columns],
-        F.lit(source).alias("_source"),
-        F.lit(batch).alias("_batch_id"),
-        F.lit(result.file).alias("_file"),
-        "_line_number",
-        F.current_timestamp().alias("_ingested_at"),
-    )
 
 
 def quarantine_frame(
