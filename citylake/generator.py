@@ -221,10 +221,7 @@ class CityGenerator:
                 born = person.birth_date.isoformat()
             fields = [number, person.name, person.sex, person.ethnicity, born, person.address,
                       person.division_code]
-            line = self._damage(Line(_csv_line(fields), person.key, outcome), noise, "gbk")
-            lines.append(line)
-            if rng.random() < noise["duplicate_row"]:
-                lines.append(Line(line.text, line.truth_key, line.outcome, line.raw_bytes))
+            self._deliver(lines, Line(_csv_line(fields), person.key, outcome), noise, "gbk")
         rng.shuffle(lines)
         return lines
 
@@ -243,12 +240,16 @@ class CityGenerator:
             fields = [code, name, representative.name, representative.identity_number,
                       enterprise.established.isoformat(), enterprise.capital_wan, enterprise.address,
                       enterprise.division_code, enterprise.status]
-            line = self._damage(Line(_csv_line(fields), enterprise.key, outcome), noise, "utf-8")
-            lines.append(line)
-            if rng.random() < noise["duplicate_row"]:
-                lines.append(Line(line.text, line.truth_key, line.outcome, line.raw_bytes))
+            self._deliver(lines, Line(_csv_line(fields), enterprise.key, outcome), noise, "utf-8")
         rng.shuffle(lines)
         return lines
+
+    def _deliver(self, lines: list[Line], line: Line, noise: dict[str, float], encoding: str) -> None:
+        """Appends the line as delivered (perhaps damaged), and perhaps once more (re-sent)."""
+        delivered = self._damage(line, noise, encoding)
+        lines.append(delivered)
+        if self.rng.random() < noise["duplicate_row"]:
+            lines.append(Line(delivered.text, delivered.truth_key, delivered.outcome, delivered.raw_bytes))
 
     def _damage(self, line: Line, noise: dict[str, float], encoding: str) -> Line:
         draw = self.rng.random()
