@@ -121,3 +121,15 @@ def test_single_pass_engine_gives_gx_verdicts_and_counts(spark, tmp_path):
     quality.build_docs(tmp_path / "single_pass")
     docs = (tmp_path / "single_pass").rglob("*.html")
     assert any("t.parity" in page.read_text(errors="ignore") for page in docs)
+
+
+@pytest.mark.parametrize("mostly, passed", [(0.85, True), (0.95, False)])
+def test_a_fail_rule_blocks_only_over_its_threshold(spark, tmp_path, people, mostly, passed):
+    suite = {"name": "t.fail", "expectations": [
+        {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "valid", "value_set": [True], "mostly": mostly},
+         "meta": {"rule_id": "F-1", "action": "fail", "reason": "too many invalid numbers"}}]}
+    (tmp_path / "t.fail.json").write_text(json.dumps(suite))
+    report = quality.run_gate(people, "t.fail", "run-1", tmp_path / "gx", suites_dir=tmp_path)
+    assert report.passed is passed
+    clean, quarantined = quality.split_quarantine(people, report.rules)
+    assert clean.count() == 40 and quarantined.count() == 0  # a fail rule never quarantines rows
