@@ -36,7 +36,8 @@ def generate(people: int, seed: int, run_date) -> None:
 
     settings = citylake_settings.load()
     night = run_date.date()
-    staging = settings.data_dir / "generated"
+    # locally the extracts are written straight into the drop folder; for S3 they are staged
+    staging = settings.incoming_dir if settings.s3 is None else settings.data_dir / "generated"
     manifest = generator.generate(people, seed, night, staging, settings.truth_dir)
     delivered = storage.deliver(settings, staging, f"{night:%Y-%m-%d}")
     for location in delivered:

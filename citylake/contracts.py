@@ -98,21 +98,22 @@ def parse(path: Path) -> Contract:
     except yaml.YAMLError as error:
         raise ContractError(f"{path}: not valid YAML: {error}") from error
     try:
-        return Contract.model_validate(document)
+        contract = Contract.model_validate(document)
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in problem['loc']) or '(top)'}: {problem['msg']}"
             for problem in error.errors()
         )
         raise ContractError(f"{path}: {problems}") from None
+    if contract.name != path.stem:
+        raise ContractError(f"{path}: name: {contract.name!r} must equal the file name")
+    return contract
 
 
 def load_all(directory: Path = SOURCES_DIR) -> dict[str, Contract]:
     contracts = {}
     for path in sorted(directory.glob("*.yaml")):
         contract = parse(path)
-        if contract.name != path.stem:
-            raise ContractError(f"{path}: name: {contract.name!r} must equal the file name")
         contracts[contract.name] = contract
     return contracts
 

@@ -22,6 +22,7 @@ class LandingRejected(ValueError):
 @dataclass
 class QuarantinedLine:
     line_number: int
+    rule_id: str  # LAND-ENCODING | LAND-COLUMNS | LAND-OVERSIZED
     reason: str
     raw: str
 
@@ -77,6 +78,7 @@ def read_delimited(
             result.quarantined.append(
                 QuarantinedLine(
                     line_number,
+                    "LAND-ENCODING",
                     f"undecodable bytes for {encoding} at byte {error.start}",
                     stripped.decode(encoding, errors="replace"),
                 )
@@ -87,12 +89,14 @@ def read_delimited(
             reason = f"wrong column count: expected {len(columns)}, found {len(values)}"
             if not raw.endswith(b"\n"):
                 reason += " (truncated last line)"
-            result.quarantined.append(QuarantinedLine(line_number, reason, text))
+            result.quarantined.append(QuarantinedLine(line_number, "LAND-COLUMNS", reason, text))
             continue
         oversized = [name for name, value in zip(columns, values) if len(value) > MAX_FIELD_CHARS]
         if oversized:
             reason = f"oversized field(s) {', '.join(oversized)} over {MAX_FIELD_CHARS} characters"
-            result.quarantined.append(QuarantinedLine(line_number, reason, text[:MAX_FIELD_CHARS]))
+            result.quarantined.append(
+                QuarantinedLine(line_number, "LAND-OVERSIZED", reason, text[:MAX_FIELD_CHARS])
+            )
             continue
         result.rows.append((line_number, values))
     return result

@@ -234,11 +234,13 @@ def split_quarantine(checked: DataFrame, rules: list[Rule]) -> tuple[DataFrame, 
     """(rows to publish, rows to quarantine with rule_id and reason: the first rule they break)."""
     quarantine_rules = [rule for rule in rules if rule.action == "quarantine"]
     broken_id = F.lit(None).cast("string")
-    broken_reason = F.lit(None).cast("string")
     for rule in reversed(quarantine_rules):
         broken_id = F.when(violation(rule), F.lit(rule.rule_id)).otherwise(broken_id)
-        broken_reason = F.when(violation(rule), F.lit(rule.reason)).otherwise(broken_reason)
-    marked = checked.withColumn("_rule_id", broken_id).withColumn("_reason", broken_reason)
+    reasons = F.create_map(*[F.lit(part) for rule in quarantine_rules for part in (rule.rule_id, rule.reason)])
+    marked = checked.withColumn("_rule_id", broken_id)
+    marked = marked.withColumn(
+        "_reason", reasons[F.col("_rule_id")] if quarantine_rules else F.lit(None).cast("string")
+    )
     clean = marked.filter(F.col("_rule_id").isNull()).drop("_rule_id", "_reason")
     quarantined = marked.filter(F.col("_rule_id").isNotNull())
     return clean, quarantined

@@ -47,8 +47,6 @@ def validate_all(directory: Path = contracts.SOURCES_DIR) -> list[tuple[Path, st
     for path in sorted(directory.glob("*.yaml")):
         try:
             contract = contracts.parse(path)
-            if contract.name != path.stem:
-                raise contracts.ContractError(f"{path}: name: {contract.name!r} must equal the file name")
             suite = quality.EXPECTATIONS_DIR / f"standard.{contract.name}.json"
             if not suite.exists():
                 raise contracts.ContractError(f"{path}: no suite {suite.name} in expectations/")

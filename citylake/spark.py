@@ -58,8 +58,7 @@ def conf(settings: Settings) -> dict[str, str]:
         "spark.driver.memory": settings.driver_memory,
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.databricks.delta.snapshotPartitions": "2",
-        # Data and identity numbers stay out of the Delta log's statistics-collection errors,
-        # and the driver's Python is the venv's, on every executor too.
+        # Driver and executors run the venv's Python (the one that holds citylake).
         "spark.pyspark.python": sys.executable,
         "spark.pyspark.driver.python": sys.executable,
     }

@@ -31,18 +31,10 @@ def quarantine_frame(
     now = datetime.now()
     rows = [
         (lake.quarantine_id(batch, "landing", q.line_number), "open", source, batch, run_id,
-         "landing", "LAND-" + _rule(q.reason), q.reason, result.file, q.line_number, q.raw, now)
+         "landing", q.rule_id, q.reason, result.file, q.line_number, q.raw, now)
         for q in result.quarantined
     ]
     return spark.createDataFrame(rows, lake.QUARANTINE_SCHEMA)
-
-
-def _rule(reason: str) -> str:
-    for prefix, rule in (("undecodable", "ENCODING"), ("wrong column count", "COLUMNS"),
-                         ("oversized", "OVERSIZED")):
-        if reason.startswith(prefix):
-            return rule
-    return "UNPARSEABLE"
 
 
 def record_ledger(spark: SparkSession, settings: Settings, row: tuple) -> None:
