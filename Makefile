@@ -1,5 +1,5 @@
 # citylake: the two commands in README.md are `make nightly` and `make test`.
-.PHONY: setup nightly test unit minio-start minio-stop constraints
+.PHONY: setup nightly test unit minio-start minio-stop postgres-start postgres-stop constraints
 
 setup:
 	infra/setup.sh
@@ -21,6 +21,13 @@ minio-start:
 
 minio-stop:
 	@infra/minio.sh stop
+
+# The departments' exchange database (PostgreSQL on 127.0.0.1:5433, cluster in data/postgres).
+postgres-start:
+	@infra/postgres.sh start
+
+postgres-stop:
+	@infra/postgres.sh stop
 
 # Re-freeze the resolved environment after changing a pin in pyproject.toml.
 constraints:

@@ -39,7 +39,8 @@ def population_rows(spark, rows: int):
     from pyspark.sql import functions as F
 
     from citylake import divisions, identity
-    from citylake.standardise import map_columns, standardise_population
+    from citylake import contracts
+    from citylake.standardise import map_columns, standardise
 
     codes = F.array(*[F.lit(code) for code in sorted(divisions.ALL)])
     surnames = F.array(*[F.lit(s) for s in "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"])
@@ -73,7 +74,7 @@ def population_rows(spark, rows: int):
         F.current_timestamp().alias("_ingested_at"),
     )
     identity_mapping = {c: c for c in raw.columns if not c.startswith("_")}
-    return standardise_population(map_columns(raw, identity_mapping))
+    return standardise(map_columns(raw, identity_mapping), contracts.load("household_registration"))
 
 
 def hand_written_single_pass(frame):
@@ -92,11 +93,11 @@ def hand_written_single_pass(frame):
         violations(~F.col("sex").isin("0", "1", "2", "9")).alias("HR-004"),
         violations(F.col("birth_date").isNull()).alias("HR-005"),
         violations(~F.col("birth_date_matches_identity")).alias("HR-006"),
-        violations(~F.col("division_known")).alias("HR-007"),
+        violations(~F.col("division_code_known")).alias("HR-007"),
         violations(~ethnicity_ok).alias("HR-008"),
         violations(F.col("household_address").isNull()).alias("HR-009"),
         *[F.count(F.col(c)).alias(f"n_{c}") for c in (
-            "identity_number_valid", "sex", "birth_date_matches_identity", "division_known", "ethnicity")],
+            "identity_number_valid", "sex", "birth_date_matches_identity", "division_code_known", "ethnicity")],
     ).first()
 
 

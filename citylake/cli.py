@@ -4,11 +4,13 @@
     citylake summary --date 2026-11-23
     citylake sources validate | sources preview NAME --date D
     citylake quarantine list|export|replay ...
+    citylake resolve --config resolution/person.yaml --input people.csv --output out/
     citylake airflow-env            (shell exports that point Airflow at this project)
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import shlex
 import sys
@@ -30,20 +32,45 @@ def main() -> None:
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--date", "run_date", type=click.DateTime(["%Y-%m-%d"]), required=True,
               help="the night the extracts belong to")
-def generate(people: int, seed: int, run_date) -> None:
-    """Writes one night of department extracts for a generated city, and its ground truth."""
-    from citylake import generator, storage
+@click.option("--night", "night_number", type=click.IntRange(min=1), default=1, show_default=True,
+              help="which night of the city this is: 2 is the day after the first, with its changes")
+@click.option("--progress/--no-progress", default=None,
+              help="progress bars (default: when the terminal is interactive)")
+def generate(people: int, seed: int, run_date, night_number: int, progress: bool | None) -> None:
+    """Writes one night of department extracts for a generated city, and its ground truth.
+
+    Files go to the drop folder (or the bucket); exchange-database sources are loaded into the
+    departments' PostgreSQL (infra/postgres.sh start)."""
+    from citylake import contracts, departments_db, generator, storage
 
     settings = citylake_settings.load()
     night = run_date.date()
+    if progress is None:
+        progress = sys.stderr.isatty()
     # locally the extracts are written straight into the drop folder; for S3 they are staged
     staging = settings.incoming_dir if settings.s3 is None else settings.data_dir / "generated"
-    manifest = generator.generate(people, seed, night, staging, settings.truth_dir)
-    delivered = storage.deliver(settings, staging, f"{night:%Y-%m-%d}")
-    for location in delivered:
+    exchange = settings.data_dir / "exchange"
+    manifest = generator.generate(people, seed, night, staging, settings.truth_dir,
+                                  night_number=night_number, exchange_dir=exchange, progress=progress)
+    for location in storage.deliver(settings, staging, f"{night:%Y-%m-%d}"):
         click.echo(f"delivered {location}")
+    for contract in contracts.load_all().values():
+        if contract.jdbc is None or contract.name not in manifest["sources"]:
+            continue
+        staged = generator.exchange_path(exchange, night, contract.jdbc.table)
+        with staged.open(encoding="utf-8", newline="") as handle:
+            rows = csv.reader(handle)
+            columns = next(rows)
+            try:
+                count = departments_db.deliver(settings, contract.jdbc.table, columns, rows,
+                                               contract.jdbc.batch_column, f"{night:%Y-%m-%d}",
+                                               contract.jdbc.order_column)
+            except departments_db.DeliveryError as error:
+                raise click.ClickException(f"{contract.name}: {error} (is infra/postgres.sh started?)")
+        click.echo(f"delivered {count} rows into {contract.jdbc.table} ({settings.departments_db.jdbc_url})")
     for source, counts in manifest["sources"].items():
         click.echo(f"{source}: {counts['rows_read']} rows")
+    click.echo(f"{manifest['records']} records for {people} residents")
 
 
 @main.command()
@@ -147,6 +174,38 @@ def quarantine_replay(source: str, run_date: str, corrections: Path) -> None:
     counts = quarantine.replay(spark.session("quarantine-replay", settings), settings, source,
                                run_date, corrections, f"replay-{run_date}")
     click.echo(f"published {counts['published']}, still quarantined {counts['still_quarantined']}")
+
+
+@main.command("resolve")
+@click.option("--config", "config_path", required=True,
+              help="a resolution configuration: a path, or a name in resolution/ (person, legal_entity)")
+@click.option("--input", "input_path", required=True, help="the records: a .csv (header) or Parquet")
+@click.option("--output", "output_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="folder for records/, links/, review/, conflicts/, history/, model.json, report.json")
+@click.option("--previous", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="an earlier output folder: ids carry over from it")
+@click.option("--incremental", is_flag=True, help="score only new and changed records (needs --previous)")
+@click.option("--truth-column", default=None, help="a column of true keys: F1 and pair completeness in the report")
+@click.option("--run-date", default="", help="the night (mixed into new ids)")
+@click.option("--encoding", default="utf-8", show_default=True, help="of a CSV input")
+@click.option("--format", "output_format", type=click.Choice(["parquet", "csv"]), default="parquet",
+              show_default=True)
+def resolve_command(config_path: str, input_path: str, output_dir: Path, previous: Path | None, incremental: bool,
+                    truth_column: str | None, run_date: str, encoding: str, output_format: str) -> None:
+    """Entity resolution: clusters and persistent ids for person or organisation records."""
+    from citylake import spark
+    from citylake.resolution import ConfigError
+    from citylake.resolution.run import UsageError, run
+
+    settings = citylake_settings.load()
+    try:
+        report = run(spark.session("resolve", settings), config_path, input_path, output_dir, previous=previous,
+                     incremental=incremental, truth_column=truth_column, run_date=run_date, encoding=encoding,
+                     output_format=output_format)
+    except (ConfigError, UsageError) as error:
+        raise click.ClickException(str(error))
+    click.echo(f"{report['records']} records -> {report.get('clusters', '?')} clusters; "
+               f"{report['links']['accepted']} links; written to {output_dir}")
 
 
 @main.command("airflow-env")

@@ -28,6 +28,31 @@ class PersonalData(str, Enum):
     sensitive = "sensitive"  # identity numbers, ethnicity (PIPL art. 28)
 
 
+# What a column means, which decides how it is standardised (citylake/standardise.py).
+Kind = Literal[
+    "identity_number",  # 公民身份号码: 18 (or old 15) characters, GB 11643
+    "masked_identity_number",  # as courts publish it: 3423011964****3224
+    "credit_code",  # 统一社会信用代码, GB 32100
+    "organisation_code",  # 组织机构代码, GB 11714 (9 characters)
+    "registration_number",  # 注册号, 15 digits, MOD 11,10
+    "taxpayer_id",  # 纳税人识别号: a credit code, or division (6) + organisation code (9)
+    "party_id",  # a credit record's counterparty id: identity number or credit/organisation code
+    "person_name",
+    "company_name",
+    "party_name",  # a credit record's counterparty: a person's or an organisation's name
+    "address",
+    "date",
+    "sex",  # GB/T 2261.1
+    "ethnicity",  # GB/T 3304
+    "division_code",  # GB/T 2260
+    "phone",
+    "decimal",
+    "integer",
+    "code",  # a value from a short list, kept as delivered but trimmed
+    "text",
+]
+
+
 class Column(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -36,6 +61,17 @@ class Column(BaseModel):
     type: Literal["string", "date", "decimal", "integer"]
     required: bool
     personal_data: PersonalData
+    kind: Kind = "text"
+
+
+class JdbcTable(BaseModel):
+    """A department database table (前置库 exchange table) read over JDBC."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    table: str  # schema.table in the departments' database (settings.departments_db)
+    batch_column: str  # the night's rows are those whose batch column equals the run date
+    order_column: str  # a unique, stable row key; its rank is the row's line number
 
 
 class Contract(BaseModel):
@@ -45,9 +81,10 @@ class Contract(BaseModel):
     department: str
     dataset: str
     library: Literal["population", "legal_entity", "credit"]
-    format: Literal["csv"]
-    encoding: str
-    location: str
+    format: Literal["csv", "jsonl", "xlsx", "jdbc"]
+    encoding: str = "utf-8"  # csv and jsonl; xlsx and jdbc carry their own
+    location: str | None = None  # files: a path or URI pattern with {incoming} and {run_date}
+    jdbc: JdbcTable | None = None  # format jdbc: where the rows are
     schedule: str
     keys: list[str]
     columns: list[Column]
@@ -66,10 +103,20 @@ class Contract(BaseModel):
 
     @field_validator("location")
     @classmethod
-    def _dated_location(cls, value: str) -> str:
-        if "{run_date}" not in value:
+    def _dated_location(cls, value: str | None) -> str | None:
+        if value is not None and "{run_date}" not in value:
             raise ValueError("location must contain {run_date}")
         return value
+
+    @model_validator(mode="after")
+    def _located(self) -> Contract:
+        if self.format == "jdbc":
+            if self.jdbc is None or self.location is not None:
+                raise ValueError("a jdbc source declares jdbc: {table, batch_column, order_column} "
+                                 "and no location")
+        elif self.location is None or self.jdbc is not None:
+            raise ValueError(f"a {self.format} source declares a location and no jdbc table")
+        return self
 
     @model_validator(mode="after")
     def _keys_are_standard_fields(self) -> Contract:
@@ -89,7 +136,13 @@ class Contract(BaseModel):
         return {column.source: column.standard for column in self.columns}
 
     def location_for(self, incoming: str, run_date: str) -> str:
+        """Where the night's extract is: a file path or URI, or for jdbc ``jdbc:<table>``."""
+        if self.jdbc is not None:
+            return f"jdbc:{self.jdbc.table}?{self.jdbc.batch_column}={run_date}"
         return self.location.format(incoming=incoming, run_date=run_date)
+
+    def column(self, standard: str) -> Column:
+        return next(column for column in self.columns if column.standard == standard)
 
 
 def parse(path: Path) -> Contract:

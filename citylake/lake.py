@@ -3,9 +3,35 @@
 Layers, as the city's platforms name them: raw (贴源, as delivered) -> standard (标准库) ->
 base (基础库: population, legal_entity) -> theme (主题库, curated for analysts); ops holds the
 landing ledger and the quarantine.
+
+Concurrent writers. Every source's land and standardise tasks write the shared ops tables
+(ops/quarantine, ops/landing_ledger, ops/metrics_history), each its own batch through replaceWhere
+on a disjoint predicate. The rows never overlap, but Delta cannot prove that for a predicate on a
+column the table is not partitioned by: when two such writes commit at once the later one fails
+with ConcurrentAppendException (or ProtocolChangedException when both create the table). Both
+writes are idempotent (they replace exactly their batch), so `replace_where` and `overwrite` retry
+on Delta's commit conflicts with capped exponential backoff and full jitter (`with_commit_retry`):
+nothing is lost and nothing needs partitioning or rewriting. (Partitioning the ops tables by
+source was the alternative: every replaceWhere predicate would have to name the partition, and
+existing tables would have to be rewritten.)
+
+Retrying relies on Delta seeing the conflict. It does between writers sharing a driver (threads
+of one session: Delta orders their commits), on HDFS (atomic rename) and on S3 with the DynamoDB
+log store. It does not between two drivers (two spark-submit jobs) on s3a with Delta's default S3
+log store, nor reliably on a local folder (the local log store checks, then renames): both can
+commit the same version and one commit silently replaces the other. So the orchestrator also
+keeps one writer at a time on the lake (citylake/orchestration.py: every lake-writing task runs in
+the one-slot ``citylake_lake_writers`` pool, created by infra/nightly.sh); retrying covers the
+conflicts that remain visible (threads of one job; a pool widened on a log store that detects
+them).
 """
 
 from __future__ import annotations
+
+import logging
+import random
+import time
+from typing import Callable, TypeVar
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import (
@@ -20,7 +46,11 @@ from pyspark.sql.types import (
 
 from citylake.settings import Settings
 
+log = logging.getLogger("citylake.lake")
+T = TypeVar("T")
+
 RAW, STANDARD, BASE, THEME, OPS = "raw", "standard", "base", "theme", "ops"
+LAYERS = (RAW, STANDARD, BASE, THEME, OPS)
 LANDING_LEDGER = (OPS, "landing_ledger")
 QUARANTINE = (OPS, "quarantine")
 METRICS_HISTORY = (OPS, "metrics_history")
@@ -85,22 +115,76 @@ def exists(spark: SparkSession, table_path: str) -> bool:
     return DeltaTable.isDeltaTable(spark, table_path)
 
 
+# Delta's commit conflicts (io.delta.exceptions.*): the write lost the race for a version and can
+# simply be attempted again on the new snapshot.
+COMMIT_CONFLICTS = frozenset({
+    "ConcurrentAppendException", "ConcurrentDeleteReadException", "ConcurrentDeleteDeleteException",
+    "ConcurrentTransactionException", "ConcurrentWriteException", "MetadataChangedException",
+    "ProtocolChangedException", "DeltaConcurrentModificationException",
+})
+COMMIT_ATTEMPTS = 8
+BACKOFF_SECONDS = 0.5  # first delay's upper bound; doubles per attempt
+MAX_BACKOFF_SECONDS = 30.0
+
+
+def is_commit_conflict(error: BaseException) -> bool:
+    """A Delta commit conflict, converted to delta.exceptions or still a Py4JJavaError."""
+    if type(error).__name__ in COMMIT_CONFLICTS:
+        return True
+    java = getattr(error, "java_exception", None)
+    while java is not None:  # the Java exception and its causes
+        if java.getClass().getSimpleName() in COMMIT_CONFLICTS:
+            return True
+        java = java.getCause()
+    return False
+
+
+def with_commit_retry(write: Callable[[], T], what: str, attempts: int = COMMIT_ATTEMPTS,
+                      base: float = BACKOFF_SECONDS, cap: float = MAX_BACKOFF_SECONDS) -> T:
+    """Runs an idempotent Delta write, again after a commit conflict (exponential backoff with
+    full jitter: a random wait up to min(cap, base * 2**n), so colliding writers spread out)."""
+    for attempt in range(attempts):
+        try:
+            return write()
+        except Exception as error:  # noqa: BLE001 - re-raised unless a commit conflict
+            if attempt == attempts - 1 or not is_commit_conflict(error):
+                raise
+            delay = random.uniform(0, min(cap, base * 2**attempt))
+            log.warning("%s: Delta commit conflict (%s), attempt %d of %d, retrying in %.1fs",
+                        what, _conflict_name(error), attempt + 1, attempts, delay)
+            time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def _conflict_name(error: BaseException) -> str:
+    java = getattr(error, "java_exception", None)
+    return java.getClass().getSimpleName() if java is not None else type(error).__name__
+
+
 def replace_where(frame: DataFrame, table_path: str, predicate: str) -> None:
-    """Overwrites exactly the rows matching the predicate (one batch): reruns are idempotent.
+    """Overwrites exactly the rows matching the predicate (one batch): reruns are idempotent, so
+    a commit conflict with a concurrent writer is retried (see the module docstring).
 
     New columns are merged into the schema (schema drift keeps unknown columns).
     """
-    (
-        frame.write.format("delta")
-        .mode("overwrite")
-        .option("replaceWhere", predicate)
-        .option("mergeSchema", "true")
-        .save(table_path)
+    with_commit_retry(
+        lambda: (
+            frame.write.format("delta")
+            .mode("overwrite")
+            .option("replaceWhere", predicate)
+            .option("mergeSchema", "true")
+            .save(table_path)
+        ),
+        f"{table_path} where {predicate}",
     )
 
 
 def overwrite(frame: DataFrame, table_path: str) -> None:
-    frame.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(table_path)
+    with_commit_retry(
+        lambda: frame.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
+        .save(table_path),
+        table_path,
+    )
 
 
 def read(spark: SparkSession, table_path: str) -> DataFrame:

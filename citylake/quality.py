@@ -178,6 +178,12 @@ def load_suite(name: str, directory: Path = EXPECTATIONS_DIR) -> tuple[dict, lis
     ids = [rule.rule_id for rule in rules]
     if len(set(ids)) != len(ids):
         raise SuiteError(f"{path}: duplicated rule_id")
+    domains: dict[tuple, str] = {}
+    for rule in rules:  # GX keeps one expectation per type and column: a second would vanish
+        first = domains.setdefault((rule.type, rule.column), rule.rule_id)
+        if first != rule.rule_id:
+            raise SuiteError(f"{path}: {first} and {rule.rule_id} are both {rule.type} on "
+                             f"{rule.column}; GX keeps only one of them")
     return document, rules
 
 

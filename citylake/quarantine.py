@@ -21,7 +21,7 @@ from pyspark.sql import functions as F
 
 from citylake import contracts, lake, quality
 from citylake.settings import Settings
-from citylake.standardise import STANDARDISERS
+from citylake.standardise import standardise
 
 
 class ReplayError(ValueError):
@@ -110,7 +110,7 @@ def replay(spark: SparkSession, settings: Settings, source: str, run_date: str, 
         F.col("line_number").alias("_line_number"),
         F.current_timestamp().alias("_ingested_at"),
     )
-    checked = STANDARDISERS[contract.library](mapped).persist()
+    checked = standardise(mapped, contract).persist()
     _, rules = quality.load_suite(f"standard.{source}")
     clean, still = quality.split_quarantine(checked, rules)
 

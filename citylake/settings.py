@@ -6,12 +6,21 @@ s3       the lake in an s3a:// bucket on an S3-compatible server (endpoint and k
 cluster  as s3, with the Spark master from CITYLAKE_SPARK_MASTER (spark://host:7077, k8s://...)
 
 Every value can be overridden by a CITYLAKE_* variable; nothing else reads the environment.
+
+In every environment, departments that deliver through an exchange database (前置库) are read
+from the PostgreSQL server named by CITYLAKE_DEPARTMENTS_DB_HOST (127.0.0.1), _PORT (5433),
+_NAME (departments), _USER (citylake) and _PASSWORD (citylake): the defaults are the local server
+that `infra/postgres.sh start` runs.
+
+Operations: CITYLAKE_AUDIT_DAYS (30) is the audit window, how far back every Delta table stays
+readable by time travel (VACUUM keeps it, citylake/maintenance.py); CITYLAKE_ALERT_WEBHOOK, when
+set, receives a JSON alert for every failed task (citylake/alerts.py).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +41,34 @@ class S3Settings:
 
 
 @dataclass(frozen=True)
+class DepartmentsDb:
+    """The departments' exchange database (PostgreSQL), read by Spark over JDBC."""
+
+    host: str = "127.0.0.1"
+    port: int = 5433
+    database: str = "departments"
+    user: str = "citylake"
+    password: str = field(default="citylake", repr=False)  # kept out of logs and tracebacks
+
+    @property
+    def jdbc_url(self) -> str:
+        """For spark.read.format("jdbc"); user and password go in their own options."""
+        return f"jdbc:postgresql://{self.host}:{self.port}/{self.database}"
+
+    @property
+    def conninfo(self) -> str:
+        """A libpq connection string for psycopg (every value quoted, so any password works)."""
+        values = {"host": self.host, "port": self.port, "dbname": self.database,
+                  "user": self.user, "password": self.password}
+        return " ".join(f"{key}={_libpq_quote(str(value))}" for key, value in values.items())
+
+
+def _libpq_quote(value: str) -> str:
+    """A libpq conninfo value: single-quoted, with backslash and quote escaped by a backslash."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+@dataclass(frozen=True)
 class Settings:
     env: str
     data_dir: Path  # local working files: incoming extracts, ground truth, reports, Airflow home
@@ -41,6 +78,9 @@ class Settings:
     s3: S3Settings | None = None
     driver_memory: str = "2g"
     driver_java_options: str = "-XX:TieredStopAtLevel=1"
+    departments_db: DepartmentsDb = DepartmentsDb()
+    audit_days: int = 30  # time travel kept this many days back (VACUUM retention)
+    alert_webhook: str | None = field(default=None, repr=False)  # its URL may carry a token
 
     @property
     def incoming_dir(self) -> Path:
@@ -73,6 +113,9 @@ def load(environ: dict[str, str] | None = None) -> Settings:
     jvm = {
         "driver_memory": environ.get("CITYLAKE_DRIVER_MEMORY", "2g"),
         "driver_java_options": environ.get("CITYLAKE_DRIVER_JAVA_OPTIONS", "-XX:TieredStopAtLevel=1"),
+        "departments_db": _departments_db(environ),
+        "audit_days": _audit_days(environ),
+        "alert_webhook": environ.get("CITYLAKE_ALERT_WEBHOOK") or None,
     }
 
     if env == "local":
@@ -97,3 +140,23 @@ def load(environ: dict[str, str] | None = None) -> Settings:
     )
     lake_root = environ.get("CITYLAKE_LAKE_ROOT", f"s3a://{s3.bucket}/lake")
     return Settings(env, data_dir, lake_root, master, ivy_dir, s3, **jvm)
+
+
+def _audit_days(environ: dict[str, str]) -> int:
+    days = environ.get("CITYLAKE_AUDIT_DAYS", "30")
+    if not days.isdigit() or int(days) < 1:
+        raise SettingsError(f"CITYLAKE_AUDIT_DAYS={days!r} is not a positive number of days")
+    return int(days)
+
+
+def _departments_db(environ: dict[str, str]) -> DepartmentsDb:
+    port = environ.get("CITYLAKE_DEPARTMENTS_DB_PORT", "5433")
+    if not port.isdigit():
+        raise SettingsError(f"CITYLAKE_DEPARTMENTS_DB_PORT={port!r} is not a port number")
+    return DepartmentsDb(
+        host=environ.get("CITYLAKE_DEPARTMENTS_DB_HOST", "127.0.0.1"),
+        port=int(port),
+        database=environ.get("CITYLAKE_DEPARTMENTS_DB_NAME", "departments"),
+        user=environ.get("CITYLAKE_DEPARTMENTS_DB_USER", "citylake"),
+        password=environ.get("CITYLAKE_DEPARTMENTS_DB_PASSWORD", "citylake"),
+    )

@@ -8,35 +8,27 @@ many rows each rule of the source's suite would fail.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import IntegerType, StringType, StructField, StructType
 
 from citylake import contracts, identity, quality, storage
-from citylake.landing import ReadResult, read_delimited
+from citylake.landing import Landed, quote_name, read_extract
 from citylake.masking import mask_name_col
 from citylake.settings import Settings
-from citylake.standardise import STANDARDISERS, map_columns
+from citylake.standardise import map_columns, standardise
 
 
-def raw_frame(spark: SparkSession, result: ReadResult, source: str, batch: str) -> DataFrame:
+def raw_frame(landed: Landed, source: str, batch: str) -> DataFrame:
     """The landed rows as delivered (all strings) with batch metadata."""
-    schema = StructType(
-        [StructField("_line_number", IntegerType(), False)]
-        + [StructField(name, StringType(), True) for name in result.columns]
-    )
-    rows = [(line_number, *values) for line_number, values in result.rows]
-    frame = spark.createDataFrame(rows, schema)
-    return frame.select(
-        *[F.col(f"`{name}`") for name in result.columns],
+    return landed.rows.select(
+        *[F.col(quote_name(name)) for name in landed.columns],
         F.lit(source).alias("_source"),
         F.lit(batch).alias("_batch_id"),
-        F.lit(result.file).alias("_file"),
-        "_line_number",
+        F.lit(landed.file).alias("_file"),
+        F.col("_line_number").cast("int").alias("_line_number"),
         F.current_timestamp().alias("_ingested_at"),
     )
 
@@ -85,16 +77,19 @@ def _masked(frame: DataFrame, contract: contracts.Contract) -> DataFrame:
 
 def preview(spark: SparkSession, settings: Settings, name: str, run_date: str, limit: int = 1000,
             show: int = 5) -> Preview:
+    """A sample of the night's extract (its first ``limit`` rows, read by the same reader as the
+    land job), mapped and standardised, with the rule violations it would have."""
     contract = contracts.load(name)
     location = contract.location_for(storage.incoming_root(settings), run_date)
-    with storage.open_extract(settings, location) as lines:
-        result = read_delimited(itertools.islice(lines, limit + 1), file=location,
-                                encoding=contract.encoding, required=contract.required_columns)
-    checked = STANDARDISERS[contract.library](
-        map_columns(raw_frame(spark, result, name, f"{name}/{run_date}"), contract.mapping)
-    ).persist()
-    _, rules = quality.load_suite(f"standard.{name}")
-    violations = quality.violation_counts(checked, rules)
-    sample = [row.asDict() for row in _masked(checked, contract).orderBy("_line_number").limit(show).collect()]
-    checked.unpersist()
-    return Preview(name, location, result.rows_read, len(result.quarantined), sample, violations, rules)
+    with read_extract(spark, settings, contract, run_date, limit=limit) as landed:
+        raw = raw_frame(landed, name, f"{name}/{run_date}")
+        # a column of the contract that the sample does not carry (a JSON key never given)
+        absent = [column for column in contract.mapping if column not in landed.columns]
+        raw = raw.select("*", *[F.lit(None).cast("string").alias(column) for column in absent])
+        checked = standardise(map_columns(raw, contract.mapping), contract).persist()
+        _, rules = quality.load_suite(f"standard.{name}")
+        violations = quality.violation_counts(checked, rules)
+        sample = [row.asDict() for row in
+                  _masked(checked, contract).orderBy("_line_number").limit(show).collect()]
+        checked.unpersist()
+    return Preview(name, location, landed.rows_read, landed.rows_quarantined, sample, violations, rules)

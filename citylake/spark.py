@@ -1,7 +1,8 @@
 """Spark sessions and spark-submit arguments, both derived from the one settings object.
 
-The jars (Delta, hadoop-aws and the AWS SDK bundle that hadoop-aws was built against) come from
-Maven Central through Spark's Ivy; `infra/setup.sh` warms that cache. pyspark 4.2.0 bundles
+The jars (Delta, hadoop-aws and the AWS SDK bundle that hadoop-aws was built against, and the
+PostgreSQL JDBC driver for departments' exchange databases) come from Maven Central through Spark's
+Ivy; `infra/setup.sh` warms that cache. pyspark 4.2.0 bundles
 hadoop-client 3.5.0, so hadoop-aws must be 3.5.0 and the bundle 2.35.4 (a mismatched bundle fails
 with NoSuchFieldError: CRC64_NVME).
 """
@@ -19,7 +20,10 @@ DELTA_VERSION = "4.4.0"  # the newest delta-spark_4.2 jar on Maven Central (4.4.
 SCALA_SPARK = "4.2_2.13"
 DELTA_PACKAGE = f"io.delta:delta-spark_{SCALA_SPARK}:{DELTA_VERSION}"
 S3_PACKAGES = ("org.apache.hadoop:hadoop-aws:3.5.0", "software.amazon.awssdk:bundle:2.35.4")
-ALL_PACKAGES = (DELTA_PACKAGE, *S3_PACKAGES)
+# Departments' exchange databases (前置库) are read over JDBC: spark.read.format("jdbc") with
+# driver org.postgresql.Driver. The newest 42.7.x on Maven Central; 1 MB, so every session has it.
+POSTGRES_JDBC_PACKAGE = "org.postgresql:postgresql:42.7.14"
+ALL_PACKAGES = (DELTA_PACKAGE, POSTGRES_JDBC_PACKAGE, *S3_PACKAGES)
 # Transitive jars of delta-spark that pyspark already ships (newer) or that would put a second
 # Hadoop client (3.4.2) beside pyspark's 3.5.0 on the classpath.
 EXCLUDED_PACKAGES = (
@@ -39,7 +43,7 @@ EXCLUDED_PACKAGES = (
 
 def packages(settings: Settings) -> str:
     """Maven coordinates for --packages; the 600 MB AWS SDK bundle only where S3 is used."""
-    return ",".join(ALL_PACKAGES if settings.s3 is not None else (DELTA_PACKAGE,))
+    return ",".join(ALL_PACKAGES if settings.s3 is not None else (DELTA_PACKAGE, POSTGRES_JDBC_PACKAGE))
 
 
 def conf(settings: Settings) -> dict[str, str]:
@@ -57,6 +61,10 @@ def conf(settings: Settings) -> dict[str, str]:
         "spark.ui.showConsoleProgress": "false",
         "spark.driver.memory": settings.driver_memory,
         "spark.sql.execution.arrow.pyspark.enabled": "true",
+        # Landing decodes extracts with F.decode in any Java charset (GBK, GB18030...), and bytes
+        # that are not the charset become U+FFFD instead of failing the job (citylake/landing.py).
+        "spark.sql.legacy.javaCharsets": "true",
+        "spark.sql.legacy.codingErrorAction": "true",
         "spark.databricks.delta.snapshotPartitions": "2",
         # Driver and executors run the venv's Python (the one that holds citylake).
         "spark.pyspark.python": sys.executable,

@@ -1,21 +1,102 @@
-"""Raw (as delivered) -> standardised (typed, normalised, with validity flags).
+"""Raw (as delivered) -> standardised (typed, normalised, with flag columns), driven by the contract.
 
-Pure DataFrame -> DataFrame functions built from Spark's own functions. Validity is recorded in
-flag columns (identity_number_valid, credit_code_valid, ...) that the quality gate checks, so that
-the gate's results never need to carry the personal data itself.
+One generic, pure DataFrame -> DataFrame function, :func:`standardise`, built from Spark's own
+functions (no Python UDF). Each contract column's ``kind`` decides how its value is normalised in
+place and which flag and derived columns are added beside it, named from the field:
+
+  identity_number         <f>_valid (form, check character, plausible birth date), <f>_division_known
+                          (positions 1-6 ever issued, historical codes included)
+  masked_identity_number  <f>_valid, <f>_visible_prefix, <f>_visible_suffix
+  credit_code             <f>_valid (both checks), <f>_organisation_code (positions 9-17)
+  organisation_code       <f>_valid
+  registration_number     <f>_valid
+  taxpayer_id             <f>_type (credit_code | division_organisation_code | unknown), <f>_valid,
+                          <f>_credit_code, <f>_organisation_code, <f>_division_code
+  party_id                <f>_type (identity_number | masked_identity_number | credit_code |
+                          organisation_code | unknown), <f>_valid, <f>_visible_prefix,
+                          <f>_visible_suffix, <f>_organisation_code
+  company_name, party_name  <f>_normal (the company-name normal form, a matching key)
+  division_code           <f>_known (a code of the city, historical codes included)
+  phone                   <f>_valid
+  date, decimal, integer  <f>_parsed
+  person_name, address, text, code, sex, ethnicity   the value only
+Across fields: ``<p>birth_date_matches_identity`` for every pair ``<p>identity_number`` +
+``<p>birth_date`` (the same person), and ``party_identifiable`` for a credit record's counterparty
+(contracts with a party_name field): one of the record's own identifiers (fields named after their
+kind: credit_code, organisation_code, registration_number, identity_number, party_id, ...) is valid,
+a masked identity number counting only with the party's name.
+
+Flags describe a delivered value: they are null when the field is null (a gate's not-null rule
+decides whether the field may be missing; GX's column rules skip nulls), except
+``party_identifiable``, which is false when nothing identifies the party. Derived codes are only
+filled from valid identifiers, so that nothing links through a broken code. The gate checks the
+flags, so its results never carry the personal data itself.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from citylake import codes, credit_code, divisions, identity
+from citylake.contracts import Contract
 
 BATCH_COLUMNS = ["_source", "_batch_id", "_file", "_line_number", "_ingested_at"]
-DATE_FORMATS = ("yyyy-MM-dd", "yyyyMMdd", "yyyy/MM/dd", "yyyy年M月d日", "yyyy.MM.dd")
+# "yyyy/M/d" also reads yyyy/MM/dd; a time part ("2024-03-05 00:00:00", Excel datetime cells) is
+# cut off before parsing.
+DATE_FORMATS = ("yyyy-MM-dd", "yyyyMMdd", "yyyy/M/d", "yyyy年M月d日", "yyyy.MM.dd")
+TIME_OF_DAY = r"[ T][0-9]{1,2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?$"
 FULL_WIDTH_PUNCTUATION = "（）【】，．　"
 HALF_WIDTH_PUNCTUATION = "()[],. "
+# Full-width ASCII (U+FF01-U+FF5E) and the ideographic space, and their half-width twins.
+FULL_WIDTH_ASCII = "".join(chr(code) for code in range(0xFF01, 0xFF5F)) + "\u3000"
+HALF_WIDTH_ASCII = "".join(chr(code) for code in range(0x21, 0x7F)) + " "
+
+UNKNOWN = "unknown"
+PARTY_ID_TYPES = ("identity_number", "masked_identity_number", "credit_code", "organisation_code", UNKNOWN)
+TAXPAYER_ID_TYPES = ("credit_code", "division_organisation_code", UNKNOWN)
+
+# Flag and derived columns added per kind, as suffixes of the field name (in this order).
+SUFFIXES: dict[str, tuple[str, ...]] = {
+    "identity_number": ("valid", "division_known"),
+    "masked_identity_number": ("valid", "visible_prefix", "visible_suffix"),
+    "credit_code": ("valid", "organisation_code"),
+    "organisation_code": ("valid",),
+    "registration_number": ("valid",),
+    "taxpayer_id": ("type", "valid", "credit_code", "organisation_code", "division_code"),
+    "party_id": ("type", "valid", "visible_prefix", "visible_suffix", "organisation_code"),
+    "person_name": (),
+    "company_name": ("normal",),
+    "party_name": ("normal",),
+    "address": (),
+    "date": ("parsed",),
+    "sex": (),
+    "ethnicity": (),
+    "division_code": ("known",),
+    "phone": ("valid",),
+    "decimal": ("parsed",),
+    "integer": ("parsed",),
+    "code": (),
+    "text": (),
+}
+PARSED_KINDS = ("date", "decimal", "integer")
+# Kinds whose old 15-digit identity numbers are upgraded to 18 characters (GB 11643).
+UPGRADED_KINDS = ("identity_number", "masked_identity_number", "party_id")
+# The kinds that identify a person or an organisation (a credit record's counterparty among them).
+IDENTIFIER_KINDS = ("identity_number", "masked_identity_number", "credit_code", "organisation_code",
+                    "registration_number", "taxpayer_id", "party_id")
+PARTY_IDENTIFIABLE = "party_identifiable"
+MATCHES_IDENTITY = "matches_identity"
+
+_MASKED = r"^[0-9]{4,17}\*+([0-9]*[0-9X])?$"  # 18 characters with the length check
+_ORGANISATION_HYPHENATED = r"^[0-9A-Z]{8}-[0-9X]$"  # MA1MRHG2-0, as printed on certificates
+
+
+class StandardiseError(ValueError):
+    pass
 
 
 def map_columns(raw: DataFrame, mapping: dict[str, str]) -> DataFrame:
@@ -26,6 +107,18 @@ def map_columns(raw: DataFrame, mapping: dict[str, str]) -> DataFrame:
     )
 
 
+# --- value normalisers ----------------------------------------------------------------------
+
+
+def _null_if_blank(value: Column) -> Column:
+    return F.when(value == "", F.lit(None).cast("string")).otherwise(value)
+
+
+def half_width(value: Column) -> Column:
+    """Full-width letters, digits, punctuation and the ideographic space -> half-width."""
+    return F.translate(value, FULL_WIDTH_ASCII, HALF_WIDTH_ASCII)
+
+
 def clean_text(value: Column) -> Column:
     """Trims, turns full-width punctuation half-width, collapses runs of white space."""
     half = F.translate(value, FULL_WIDTH_PUNCTUATION, HALF_WIDTH_PUNCTUATION)
@@ -34,8 +127,8 @@ def clean_text(value: Column) -> Column:
 
 
 def parse_date(value: Column) -> Column:
-    """The first of DATE_FORMATS that parses; null when none does (never an error)."""
-    text = F.trim(value)
+    """The first of DATE_FORMATS that parses (a time of day ignored); null when none does."""
+    text = F.regexp_replace(F.trim(value), TIME_OF_DAY, "")
     return F.to_date(F.coalesce(*[F.try_to_timestamp(text, F.lit(fmt)) for fmt in DATE_FORMATS]))
 
 
@@ -45,74 +138,340 @@ def company_name_normal_form(name: Column) -> Column:
     return F.regexp_replace(cleaned, "有限责任公司$", "有限公司")
 
 
-def standardise_population(mapped: DataFrame) -> DataFrame:
-    """Identity numbers valid when well-formed, with the right check character and a plausible
-    birth date; whether their division code was ever issued is a separate flag (historical codes
-    included), as is agreement with the delivered birth date."""
-    number = identity.normalise_col(F.col("identity_number"))
-    return (
-        mapped.withColumn("identity_number", number)
-        .withColumn(
-            "identity_number_valid",
-            identity.is_valid_col(F.col("identity_number"))
-            & identity.birth_date_plausible_col(F.col("identity_number")),
-        )
-        .withColumn(
-            "identity_division_known",
-            F.substring(F.col("identity_number"), 1, 6).isin(*sorted(divisions.national())),
-        )
-        .withColumn("name", F.regexp_replace(clean_text(F.col("name")), " ", ""))
-        # unrecognised values stay as delivered, for the gate's code-table rules to catch
-        .withColumn("sex", F.coalesce(codes.sex_code_col(F.col("sex")), F.trim(F.col("sex"))))
-        .withColumn(
-            "ethnicity",
-            F.coalesce(codes.ethnicity_code_col(F.col("ethnicity")), F.trim(F.col("ethnicity"))),
-        )
-        .withColumn("birth_date", parse_date(F.col("birth_date")))
-        .withColumn(
-            "birth_date_matches_identity",
-            F.coalesce(
-                F.col("birth_date") == identity.birth_date_col(F.col("identity_number")),
-                F.lit(False),
-            ),
-        )
-        .withColumn("household_address", clean_text(F.col("household_address")))
-        .withColumn("division_code", F.trim(F.col("division_code")))
-        .withColumn("division_known", F.col("division_code").isin(*divisions.ALL))
+def person_name(value: Column) -> Column:
+    """Names carry no white space: 张 三 -> 张三; full-width letters and punctuation half-width."""
+    return _null_if_blank(F.regexp_replace(half_width(clean_text(value)), r"\s", ""))
+
+
+def compact_code(value: Column) -> Column:
+    """Identifier characters only: half-width, upper case, no white space; null when empty."""
+    return _null_if_blank(F.upper(F.regexp_replace(half_width(value), r"\s", "")))
+
+
+def normalise_organisation_code(value: Column) -> Column:
+    """Compact, and the hyphen printed before the check character (MA1MRHG2-0) removed."""
+    code = compact_code(value)
+    return F.when(code.rlike(_ORGANISATION_HYPHENATED), F.regexp_replace(code, "-", "")).otherwise(code)
+
+
+def _decimal(value: Column, source_type: T.DataType) -> Column:
+    if isinstance(source_type, T.NumericType):
+        return value.try_cast("decimal(18,4)")
+    text = F.regexp_replace(F.trim(half_width(value.cast("string"))), ",", "")
+    return text.try_cast("decimal(18,4)")
+
+
+def _integer(value: Column, source_type: T.DataType) -> Column:
+    if isinstance(source_type, T.IntegralType):
+        return value.try_cast("int")
+    number = _decimal(value, source_type)  # "2023.0" from a spreadsheet cell is 2023
+    return F.when(number == F.floor(number), number.try_cast("int"))
+
+
+def _date(value: Column, source_type: T.DataType) -> Column:
+    if isinstance(source_type, (T.DateType, T.TimestampType, T.TimestampNTZType)):
+        return F.to_date(value)
+    return parse_date(half_width(value.cast("string")))
+
+
+def _code_table(lookup: Callable[[Column], Column], value: Column) -> Column:
+    # unrecognised values stay as delivered, for the gate's code-table rules to catch
+    return F.coalesce(lookup(value), _null_if_blank(F.trim(value)))
+
+
+def normalise(kind: str, value: Column, source_type: T.DataType = T.StringType()) -> Column:
+    """The standard value of a delivered value of this kind."""
+    prepared = _prepare(kind, value, source_type)
+    return identity.normalise_col(prepared) if kind in UPGRADED_KINDS else prepared
+
+
+def _prepare(kind: str, value: Column, source_type: T.DataType) -> Column:
+    """The standard value, but for the 15-to-18 upgrade of UPGRADED_KINDS (a second step, which
+    reads the prepared value some forty times: given a column rather than an expression, the plan
+    stays small)."""
+    text = value if isinstance(source_type, T.StringType) else value.cast("string")
+    if kind in ("identity_number", "masked_identity_number", "credit_code", "taxpayer_id",
+                "registration_number", "division_code"):
+        return compact_code(text)
+    if kind in ("organisation_code", "party_id"):  # a party id may be a hyphenated organisation code
+        return normalise_organisation_code(text)
+    if kind == "person_name":
+        return person_name(text)
+    if kind in ("company_name", "party_name", "address", "text"):
+        return clean_text(text)
+    if kind == "date":
+        return _date(value, source_type)
+    if kind == "sex":
+        return _code_table(codes.sex_code_col, text)
+    if kind == "ethnicity":
+        return _code_table(codes.ethnicity_code_col, text)
+    if kind == "phone":
+        return codes.normalise_phone_col(text)
+    if kind == "decimal":
+        return _decimal(value, source_type)
+    if kind == "integer":
+        return _integer(value, source_type)
+    if kind == "code":
+        return _null_if_blank(F.trim(text))
+    raise StandardiseError(f"no standardisation for kind {kind!r}")
+
+
+# --- flags and derived codes of a normalised value ------------------------------------------
+# A kind's flags come in stages: each stage's expressions read the normalised value and the
+# columns of earlier stages only. Every check is computed once, in its own column, so the plan
+# never repeats a validator inside another (which would outgrow Java's 64 KB method limit);
+# names starting with "__" are helpers, dropped at the end.
+Stage = dict[str, Column]
+
+
+def identity_number_valid(number: Column) -> Column:
+    """GB 11643: well-formed, right check character, birth date real and not in the future."""
+    return identity.is_valid_col(number) & identity.birth_date_plausible_col(number)
+
+
+def masked_identity_number_valid(number: Column) -> Column:
+    """18 characters: at least 4 visible leading digits, a run of *, the visible rest."""
+    return F.coalesce(number.rlike(_MASKED) & (F.length(number) == 18), F.lit(False))
+
+
+def _visible(number: Column, masked: Column) -> Stage:
+    return {
+        "visible_prefix": F.when(masked, F.regexp_extract(number, r"^([0-9]*)\*", 1)),
+        "visible_suffix": F.when(masked, F.regexp_extract(number, r"\*([0-9X]*)$", 1)),
+    }
+
+
+def _division_ever_issued(field: str) -> Column:
+    """Positions 1-6 are a county code issued since 1980: one SQL IN list (7,000 codes), which
+    Spark turns into a hash set, built from one string rather than 7,000 literals over Py4J."""
+    issued = ", ".join(f"'{code}'" for code in sorted(divisions.national()) if code.isdigit())
+    return F.expr(f"substring(`{field}`, 1, 6) IN ({issued})")
+
+
+def _when_present(value: Column, flag: Column) -> Column:
+    return F.when(value.isNotNull(), flag)
+
+
+def _party_id_stages(value: Column, own) -> list[Stage]:
+    """Type: a valid identifier decides first, then the form alone (an 18-digit number that
+    passes neither check is taken for a mistyped identity number)."""
+    checks = {
+        "__identity": identity_number_valid(value),
+        "__credit": credit_code.is_valid_col(value),
+        "__organisation": codes.organisation_code_valid_col(value),
+        "__masked": masked_identity_number_valid(value),
+    }
+    kind_of = (
+        F.when(value.isNull(), F.lit(None).cast("string"))
+        .when(value.contains("*"), F.lit("masked_identity_number"))
+        .when(own("__identity"), F.lit("identity_number"))
+        .when(own("__credit"), F.lit("credit_code"))
+        .when(value.rlike(r"^[0-9]{17}[0-9X]$"), F.lit("identity_number"))
+        .when(value.rlike(r"^[0-9A-Z]{18}$"), F.lit("credit_code"))
+        .when(value.rlike(r"^[0-9A-Z]{8}[0-9X]$"), F.lit("organisation_code"))
+        .otherwise(F.lit(UNKNOWN))
     )
-
-
-def standardise_legal_entity(mapped: DataFrame) -> DataFrame:
-    code = credit_code.normalise_col(F.col("credit_code"))
-    representative = identity.normalise_col(F.col("legal_representative_identity_number"))
-    return (
-        mapped.withColumn("credit_code", code)
-        .withColumn("credit_code_valid", credit_code.is_valid_col(F.col("credit_code")))
-        .withColumn("organisation_code", credit_code.organisation_code_col(F.col("credit_code")))
-        .withColumn("entity_name", clean_text(F.col("entity_name")))
-        .withColumn("entity_name_normal", company_name_normal_form(F.col("entity_name")))
-        .withColumn(
-            "legal_representative_name",
-            F.regexp_replace(clean_text(F.col("legal_representative_name")), " ", ""),
-        )
-        .withColumn("legal_representative_identity_number", representative)
-        .withColumn(
-            "legal_representative_identity_valid",
-            identity.is_valid_col(F.col("legal_representative_identity_number")),
-        )
-        .withColumn("established_date", parse_date(F.col("established_date")))
-        .withColumn(
-            "registered_capital_wan",
-            F.expr("try_cast(trim(registered_capital_wan) AS DECIMAL(18,4))"),
-        )
-        .withColumn("registered_address", clean_text(F.col("registered_address")))
-        .withColumn("division_code", F.trim(F.col("division_code")))
-        .withColumn("division_known", F.col("division_code").isin(*divisions.ALL))
-        .withColumn("status", F.trim(F.col("status")))
+    type_ = own("type")
+    valid = (
+        F.when(type_ == "identity_number", own("__identity"))
+        .when(type_ == "masked_identity_number", own("__masked"))
+        .when(type_ == "credit_code", own("__credit"))
+        .when(type_ == "organisation_code", own("__organisation"))
+        .otherwise(F.lit(False))
     )
+    organisation = (
+        F.when(type_ == "credit_code", credit_code.organisation_code_col(value))
+        .when(type_ == "organisation_code", value)
+    )
+    return [
+        checks,
+        {"type": kind_of},
+        {"valid": _when_present(value, valid), **_visible(value, type_ == "masked_identity_number")},
+        {"organisation_code": F.when(own("valid"), organisation)},
+    ]
 
 
-STANDARDISERS = {
-    "population": standardise_population,
-    "legal_entity": standardise_legal_entity,
-}
+def _taxpayer_id_stages(value: Column, own) -> list[Stage]:
+    """18 characters: a credit code; 15: division code (6 digits) + organisation code (9)."""
+    kind_of = (
+        F.when(value.isNull(), F.lit(None).cast("string"))
+        .when(F.length(value) == 18, F.lit("credit_code"))
+        .when(F.length(value) == 15, F.lit("division_organisation_code"))
+        .otherwise(F.lit(UNKNOWN))
+    )
+    legacy = F.substring(value, 1, 6).rlike("^[0-9]{6}$") & codes.organisation_code_valid_col(
+        F.substring(value, 7, 9)
+    )
+    credit = own("type") == "credit_code"
+    valid = (
+        F.when(credit, credit_code.is_valid_col(value))
+        .when(own("type") == "division_organisation_code", legacy)
+        .otherwise(F.lit(False))
+    )
+    return [
+        {"type": kind_of},
+        {"valid": _when_present(value, valid)},
+        {
+            "credit_code": F.when(own("valid") & credit, value),
+            "organisation_code": F.when(own("valid"), F.when(credit, F.substring(value, 9, 9))
+                                        .otherwise(F.substring(value, 7, 9))),
+            "division_code": F.when(own("valid"), F.when(credit, F.substring(value, 3, 6))
+                                    .otherwise(F.substring(value, 1, 6))),
+        },
+    ]
+
+
+def _stages(kind: str, field: str, delivered: str | None = None) -> list[Stage]:
+    """The flag and derived columns of a field (suffix -> expression), in stages."""
+    value = F.col(field)
+
+    def own(suffix: str) -> Column:
+        return F.col(_column_name(field, suffix))
+
+    if kind == "identity_number":
+        return [{
+            "valid": _when_present(value, identity_number_valid(value)),
+            "division_known": _division_ever_issued(field),
+        }]
+    if kind == "masked_identity_number":
+        masked = value.contains("*")
+        valid = F.when(masked, masked_identity_number_valid(value)).otherwise(identity_number_valid(value))
+        return [{"valid": _when_present(value, valid), **_visible(value, masked)}]
+    if kind == "credit_code":
+        return [
+            {"valid": _when_present(value, credit_code.is_valid_col(value))},
+            {"organisation_code": F.when(own("valid"), credit_code.organisation_code_col(value))},
+        ]
+    if kind == "organisation_code":
+        return [{"valid": _when_present(value, codes.organisation_code_valid_col(value))}]
+    if kind == "registration_number":
+        return [{"valid": _when_present(value, codes.registration_number_valid_col(value))}]
+    if kind == "taxpayer_id":
+        return _taxpayer_id_stages(value, own)
+    if kind == "party_id":
+        return _party_id_stages(value, own)
+    if kind in ("company_name", "party_name"):
+        return [{"normal": company_name_normal_form(value)}]
+    if kind == "division_code":
+        return [{"known": value.isin(*sorted(divisions.ALL))}]
+    if kind == "phone":
+        return [{"valid": _when_present(value, codes.phone_valid_col(value))}]
+    if kind in PARSED_KINDS:
+        # something was delivered (not blank) and it was read; null when nothing was delivered
+        return [{"parsed": F.when(F.col(delivered).isNotNull(), value.isNotNull())}]
+    return []
+
+
+def _column_name(field: str, suffix: str) -> str:
+    return f"__{field}{suffix}" if suffix.startswith("__") else f"{field}_{suffix}"
+
+
+# --- across fields -----------------------------------------------------------------------------
+
+
+def birth_date_pairs(contract: Contract) -> list[tuple[str, str]]:
+    """(identity number field, birth date field) of the same person: <p>identity_number with
+    <p>birth_date (identity_number + birth_date, husband_identity_number + husband_birth_date)."""
+    kinds = {column.standard: column.kind for column in contract.columns}
+    pairs = []
+    for field, kind in kinds.items():
+        if kind == "identity_number" and field.endswith("identity_number"):
+            birth = field.removesuffix("identity_number") + "birth_date"
+            if kinds.get(birth) == "date":
+                pairs.append((field, birth))
+    return pairs
+
+
+def own_identifiers(contract: Contract) -> list[str]:
+    """The record's own identifier fields: those named after their kind (credit_code, party_id,
+    ...), not a related party's (authority_credit_code, employer_credit_code)."""
+    return [c.standard for c in contract.columns if c.kind in IDENTIFIER_KINDS and c.standard == c.kind]
+
+
+def _party_name(contract: Contract) -> str | None:
+    return next((c.standard for c in contract.columns if c.kind == "party_name"), None)
+
+
+def _party_identifiable(contract: Contract) -> Column:
+    name_given = F.col(_party_name(contract)).isNotNull()
+    identified = F.lit(False)
+    for field in own_identifiers(contract):
+        valid = F.coalesce(F.col(f"{field}_valid"), F.lit(False))
+        if field == "party_id":
+            valid = valid & ((F.col("party_id_type") != "masked_identity_number") | name_given)
+        elif field == "masked_identity_number":
+            valid = valid & (~F.col(field).contains("*") | name_given)
+        identified = identified | valid
+    return identified
+
+
+def _cross_field(contract: Contract) -> dict[str, Column]:
+    derived = {}
+    for number, birth in birth_date_pairs(contract):
+        matches = F.col(birth) == identity.birth_date_col(F.col(number))
+        derived[f"{birth}_{MATCHES_IDENTITY}"] = F.when(F.col(f"{number}_valid"), matches)
+    if _party_name(contract) is not None:
+        derived[PARTY_IDENTIFIABLE] = _party_identifiable(contract)
+    return derived
+
+
+def added_columns(contract: Contract) -> list[str]:
+    """The flag and derived columns :func:`standardise` adds for this contract, in order."""
+    added = [f"{c.standard}_{suffix}" for c in contract.columns for suffix in SUFFIXES[c.kind]]
+    added += [f"{birth}_{MATCHES_IDENTITY}" for _, birth in birth_date_pairs(contract)]
+    if _party_name(contract) is not None:
+        added.append(PARTY_IDENTIFIABLE)
+    return added
+
+
+def standard_columns(contract: Contract) -> list[str]:
+    """Every column of the contract's standardised table except the batch metadata."""
+    return [column.standard for column in contract.columns] + added_columns(contract)
+
+
+def standardise(mapped: DataFrame, contract: Contract) -> DataFrame:
+    """Mapped rows (standard field names, values as delivered) -> standardised rows.
+
+    Each field normalised in place by its kind and followed by the flag and derived columns of
+    :func:`added_columns`; other columns (batch metadata, a replay's quarantine_id) pass through
+    untouched, last.
+    """
+    types = {field.name: field.dataType for field in mapped.schema.fields}
+    missing = [column.standard for column in contract.columns if column.standard not in types]
+    if missing:
+        raise StandardiseError(f"{contract.name}: mapped rows lack the field(s) {', '.join(missing)}")
+    kinds = {column.standard: column.kind for column in contract.columns}
+
+    # parsed kinds keep their delivered text a moment longer, to tell unreadable from missing
+    parsed = [field for field, kind in kinds.items() if kind in PARSED_KINDS]
+    delivered = {field: f"__delivered_{field}" for field in parsed}
+    prepared = mapped.select(
+        *[
+            _prepare(kinds[name], F.col(f"`{name}`"), types[name]).alias(name) if name in kinds
+            else F.col(f"`{name}`")
+            for name in mapped.columns
+        ],
+        *[clean_text(F.col(f"`{field}`").cast("string")).alias(delivered[field]) for field in parsed],
+    )
+    upgraded = {field: identity.normalise_col(F.col(field))
+                for field, kind in kinds.items() if kind in UPGRADED_KINDS}
+    normalised = prepared.withColumns(upgraded) if upgraded else prepared
+
+    stages: list[Stage] = []
+    for column in contract.columns:
+        for index, stage in enumerate(_stages(column.kind, column.standard, delivered.get(column.standard))):
+            if index == len(stages):
+                stages.append({})
+            stages[index] |= {_column_name(column.standard, suffix): expression
+                              for suffix, expression in stage.items()}
+    stages.append(_cross_field(contract))
+    flagged = normalised
+    for stage in stages:
+        flagged = flagged.withColumns(stage) if stage else flagged
+    added = added_columns(contract)
+    unexpected = [name for stage in stages for name in stage if not name.startswith("__") and name not in added]
+    if unexpected:  # a programming error, caught by the tests
+        raise StandardiseError(f"{contract.name}: flags {unexpected} missing from SUFFIXES")
+    fields = [name for name in mapped.columns if name in kinds]
+    others = [name for name in mapped.columns if name not in kinds]  # batch metadata, quarantine_id
+    return flagged.select(*[F.col(f"`{name}`") for name in [*fields, *added, *others]])

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One full nightly on a generated city, through Airflow, on the configured environment
 # (CITYLAKE_ENV, default local: the lake folder under data/). Prints where the results are and
-# the night's summary.
+# the night's summary. Starts the departments' exchange database (infra/postgres.sh) and leaves it
+# running; `infra/postgres.sh stop` stops it.
 #   infra/nightly.sh [RUN_DATE] [PEOPLE]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,11 @@ mkdir -p "$AIRFLOW_HOME"
 started=$(date +%s)
 
 airflow db migrate > "$AIRFLOW_HOME/db-migrate.log" 2>&1 || { cat "$AIRFLOW_HOME/db-migrate.log"; exit 1; }
+# the pool every lake-writing task runs in (citylake/orchestration.py): one slot, one writer at a
+# time: Delta's S3 and local log stores cannot see two drivers commit one table (citylake/lake.py)
+airflow pools set citylake_lake_writers 1 "citylake: one Spark job at a time writes the lake" > /dev/null
+# the departments' exchange database (PostgreSQL on loopback): the tax bureau delivers through it
+eval "$(infra/postgres.sh start)"
 citylake generate --people "$PEOPLE" --seed "${CITYLAKE_SEED:-7}" --date "$RUN_DATE"
 log="$AIRFLOW_HOME/dags-test-$RUN_DATE.log"
 echo "nightly: airflow dags test citylake_nightly $RUN_DATE (log: $log)"

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Sets citylake up from nothing, idempotently; the second run only checks stamps (seconds).
 #   1. a virtualenv in .venv with the pinned stack (pyproject.toml + constraints.txt)
-#   2. Spark's Ivy cache warmed with the Delta, hadoop-aws and AWS SDK bundle jars (Maven Central)
+#   2. Spark's Ivy cache warmed with the Delta, hadoop-aws, AWS SDK bundle and PostgreSQL JDBC jars
+#      (Maven Central)
 #   3. the MinIO server, built through the Go module proxy at a pinned version
-# Caches that outlive a clone (Ivy, MinIO) live in ${CITYLAKE_CACHE:-~/.cache/citylake}.
+#   4. the PostgreSQL server for departments' exchange databases, Debian's package (apt-get)
+#   5. the Docker Compose CLI plugin (validates infra/deploy/compose.yaml), built from its module
+#      source at a pinned version through the Go module proxy
+# Caches that outlive a clone (Ivy, MinIO, Compose) live in ${CITYLAKE_CACHE:-~/.cache/citylake}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -12,6 +16,8 @@ PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null || PYTHON=python3
 MINIO_MODULE=github.com/minio/minio
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c   # the newest commit of MinIO's community source
+COMPOSE_MODULE=github.com/docker/compose/v5        # the `docker compose` plugin (module v5 since Compose 5.0)
+COMPOSE_VERSION=v5.6.0                             # the newest buildable with Go 1.26.8 (v5.7.0 wants 1.26.10)
 started=$(date +%s)
 mkdir -p "$CACHE/bin" data
 
@@ -45,5 +51,33 @@ if [ "$(cat "$CACHE/bin/minio.version" 2>/dev/null)" != "$MINIO_VERSION" ] || [ 
 else
   echo "setup: MinIO $MINIO_VERSION present"
 fi
+
+# 4. PostgreSQL ---------------------------------------------------------------------------------
+if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "setup: PostgreSQL server present"
+else
+  echo "setup: installing Debian's postgresql package (the departments' exchange database)"
+  infra/postgres.sh install
+fi
+
+# 5. Docker Compose plugin -------------------------------------------------------------------------
+# `go install module/cmd@version` refuses Compose: its go.mod has exclude directives. So the pinned
+# module source is fetched through the proxy (checked against sum.golang.org) and built as the main
+# module, with its own go.sum, as Compose's Makefile does (CGO off, version stamped).
+PLUGINS=${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins
+if [ "$(cat "$CACHE/bin/docker-compose.version" 2>/dev/null)" != "$COMPOSE_VERSION" ] || [ ! -x "$CACHE/bin/docker-compose" ]; then
+  echo "setup: building Docker Compose $COMPOSE_VERSION with go build (a few minutes the first time)"
+  source_dir=$(go mod download -json "$COMPOSE_MODULE@$COMPOSE_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  build_dir=$(mktemp -d)
+  cp -R "$source_dir/." "$build_dir" && chmod -R u+w "$build_dir"
+  (cd "$build_dir" && CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -trimpath \
+     -ldflags "-w -X $COMPOSE_MODULE/internal.Version=$COMPOSE_VERSION" -o "$CACHE/bin/docker-compose" ./cmd)
+  rm -rf "$build_dir"
+  echo "$COMPOSE_VERSION" > "$CACHE/bin/docker-compose.version"
+else
+  echo "setup: Docker Compose $COMPOSE_VERSION present"
+fi
+mkdir -p "$PLUGINS"
+cmp -s "$CACHE/bin/docker-compose" "$PLUGINS/docker-compose" || cp "$CACHE/bin/docker-compose" "$PLUGINS/docker-compose"
 
 echo "setup: done in $(( $(date +%s) - started ))s"

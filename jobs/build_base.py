@@ -1,12 +1,14 @@
-"""Base libraries: every standardised source of a library into one record per key.
+"""Base libraries: the standardised sources that carry a library's fields, one record per key.
 
     spark-submit jobs/build_base.py --library population --run-date 2026-11-23
 
-Refuses to build from stale sources (each source's newest landed batch may be at most its
-contract's freshness_days old). Reads the standard tables of every source whose contract feeds the
-library, keeps one record per valid key (population: identity number; legal_entity: credit code)
-with provenance, audits it with expectations/base.<library>.json and only then replaces
-base/<library>.
+The contributing sources are those of the library whose standardised table has every field of the
+library (citylake/base.py: household registration for population; the enterprise registry and
+social organisations for legal_entity); the library's other sources wait for entity resolution.
+Refuses to build from stale contributing sources (each one's newest landed batch may be at most
+its contract's freshness_days old). Keeps one record per valid key (population: identity number;
+legal_entity: credit code) with provenance, audits it with expectations/base.<library>.json and
+only then replaces base/<library>. Credit has no base builder yet (see citylake/base.py).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from citylake import contracts, job, lake, quality
-from citylake.base import BUILDERS
+from citylake.base import BUILDERS, contributing_sources
 from citylake.metrics import freshness_check
 from citylake.settings import Settings
 
@@ -44,7 +46,7 @@ def latest_landed(spark: SparkSession, settings: Settings, run_date: str) -> dic
 
 
 def build(spark: SparkSession, settings: Settings, library: str, run_date: str, run_id: str) -> int:
-    feeding = [c for c in contracts.load_all().values() if c.library == library]
+    feeding = contributing_sources(contracts.load_all().values(), library)
     sources = [c.name for c in feeding]
     landed = latest_landed(spark, settings, run_date)
     freshness = [

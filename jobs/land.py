@@ -2,11 +2,17 @@
 
     spark-submit jobs/land.py --source household_registration --run-date 2026-11-23
 
-Every column as delivered (strings), plus batch metadata (_source, _batch_id, _file,
-_line_number, _ingested_at). Lines that cannot be read go to ops/quarantine with the reason; the
-batch's counts go to ops/landing_ledger (rows read = landed + quarantined). Landing a batch again
-replaces that batch only. A batch that cannot be read at all is recorded as rejected in the ledger
-and nothing of it is written; the job then fails with the reason.
+The extract is read by the reader of its contract's format (citylake/landing.py: csv, jsonl, xlsx
+or a jdbc exchange table). Every column as delivered (strings), plus batch metadata (_source,
+_batch_id, _file, _line_number, _ingested_at). Lines that cannot be read go to ops/quarantine with
+the rule and reason; the batch's counts go to ops/landing_ledger (rows read = landed +
+quarantined), with the columns the contract does not know yet (kept in the raw table). Landing a
+batch again replaces that batch only. A batch that cannot be read at all is recorded as rejected
+in the ledger and nothing of it is written; the job then fails with the reason.
+
+Raw tables keep Delta's data-skipping statistics on the batch columns only (RAW_STATS_COLUMNS):
+reads of raw select a batch, never a delivered value, and statistics on every delivered column
+cost as much as the rest of the write.
 """
 
 from __future__ import annotations
@@ -16,25 +22,53 @@ import sys
 from datetime import datetime
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from citylake import contracts, job, lake, storage
-from citylake.landing import LandingRejected, ReadResult, read_delimited
+from citylake.landing import Landed, LandingRejected, read_extract
 from citylake.sources import raw_frame
 from citylake.settings import Settings
 
 log = logging.getLogger("citylake.land")
 
+RAW_STATS_COLUMNS = "_batch_id,_line_number"
 
-def quarantine_frame(
-    spark: SparkSession, result: ReadResult, source: str, batch: str, run_id: str
-) -> DataFrame:
-    now = datetime.now()
-    rows = [
-        (lake.quarantine_id(batch, "landing", q.line_number), "open", source, batch, run_id,
-         "landing", q.rule_id, q.reason, result.file, q.line_number, q.raw, now)
-        for q in result.quarantined
-    ]
-    return spark.createDataFrame(rows, lake.QUARANTINE_SCHEMA)
+
+def quarantine_frame(landed: Landed, source: str, batch: str, run_id: str) -> DataFrame:
+    """The batch's quarantined lines as ops/quarantine rows (stage landing, status open)."""
+    line_number = F.col("_line_number").cast("int")
+    return landed.quarantined.select(
+        lake.quarantine_id_col(F.lit(batch), F.lit("landing"), line_number).alias("quarantine_id"),
+        F.lit("open").alias("status"),
+        F.lit(source).alias("source"),
+        F.lit(batch).alias("batch_id"),
+        F.lit(run_id).cast("string").alias("run_id"),
+        F.lit("landing").alias("stage"),
+        "rule_id",
+        "reason",
+        F.lit(landed.file).alias("file"),
+        line_number.alias("line_number"),
+        F.col("raw").alias("record"),
+        F.current_timestamp().alias("quarantined_at"),
+    )
+
+
+def write_raw(spark: SparkSession, frame: DataFrame, table_path: str, batch: str) -> None:
+    """Replaces the batch in its raw table (as lake.replace_where does), statistics on the batch
+    columns only: set when the write creates the table, added to a table created before."""
+    if lake.exists(spark, table_path):
+        properties = spark.sql(f"DESCRIBE DETAIL delta.`{table_path}`").first().properties
+        if properties.get("delta.dataSkippingStatsColumns") != RAW_STATS_COLUMNS:
+            spark.sql(f"ALTER TABLE delta.`{table_path}` SET TBLPROPERTIES "
+                      f"('delta.dataSkippingStatsColumns' = '{RAW_STATS_COLUMNS}')")
+    (
+        frame.write.format("delta")
+        .mode("overwrite")
+        .option("replaceWhere", f"_batch_id = {lake.sql_literal(batch)}")
+        .option("mergeSchema", "true")
+        .option("delta.dataSkippingStatsColumns", RAW_STATS_COLUMNS)
+        .save(table_path)
+    )
 
 
 def record_ledger(spark: SparkSession, settings: Settings, row: tuple) -> None:
@@ -48,32 +82,30 @@ def land(spark: SparkSession, settings: Settings, source: str, run_date: str, ru
     batch = lake.batch_id(source, run_date)
     location = contract.location_for(storage.incoming_root(settings), run_date)
     try:
-        with storage.open_extract(settings, location) as lines:
-            result = read_delimited(lines, file=location, encoding=contract.encoding,
-                                    required=contract.required_columns)
+        landed = read_extract(spark, settings, contract, run_date)
     except (LandingRejected, storage.MissingExtract) as error:
         record_ledger(spark, settings, (source, batch, run_id, location, "rejected", str(error),
                                         0, 0, 0, None, datetime.now()))
         raise LandingRejected(f"{source}: batch {batch} rejected: {error}") from None
 
-    new_columns = [name for name in result.columns if name not in contract.mapping]
-    if new_columns:
-        log.warning("%s: new column(s) %s kept in the raw table; add them to the contract",
-                    source, ", ".join(new_columns))
-    batch_predicate = f"_batch_id = {lake.sql_literal(batch)}"
-    lake.replace_where(raw_frame(spark, result, source, batch),
-                       lake.path(settings, lake.RAW, source), batch_predicate)
-    lake.replace_where(
-        quarantine_frame(spark, result, source, batch, run_id),
-        lake.path(settings, *lake.QUARANTINE),
-        f"batch_id = {lake.sql_literal(batch)} AND stage = 'landing'",
-    )
+    with landed:
+        new_columns = [name for name in landed.columns if name not in contract.mapping]
+        if new_columns:
+            log.warning("%s: new column(s) %s kept in the raw table; add them to the contract",
+                        source, ", ".join(new_columns))
+        write_raw(spark, raw_frame(landed, source, batch), lake.path(settings, lake.RAW, source), batch)
+        lake.replace_where(
+            quarantine_frame(landed, source, batch, run_id),
+            lake.path(settings, *lake.QUARANTINE),
+            f"batch_id = {lake.sql_literal(batch)} AND stage = 'landing'",
+        )
     counts = {
         "source": source,
         "batch_id": batch,
-        "rows_read": result.rows_read,
-        "rows_landed": len(result.rows),
-        "rows_quarantined": len(result.quarantined),
+        "rows_read": landed.rows_read,
+        "rows_landed": landed.rows_landed,
+        "rows_quarantined": landed.rows_quarantined,
+        "quarantined_by_rule": landed.quarantined_by_rule,
         "new_columns": new_columns,
     }
     record_ledger(spark, settings, (source, batch, run_id, location, "landed", None,

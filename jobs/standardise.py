@@ -22,7 +22,8 @@ from pyspark.sql import functions as F
 from citylake import contracts, job, lake, metrics_history, quality
 from citylake.metrics import volume_check
 from citylake.settings import Settings
-from citylake.standardise import BATCH_COLUMNS, STANDARDISERS, map_columns
+from citylake.standardise import BATCH_COLUMNS, map_columns
+from citylake.standardise import standardise as standardise_rows
 
 log = logging.getLogger("citylake.standardise")
 
@@ -53,7 +54,7 @@ def standardise(
     batch = lake.batch_id(source, run_date)
     batch_predicate = f"_batch_id = {lake.sql_literal(batch)}"
     raw = lake.read(spark, lake.path(settings, lake.RAW, source)).filter(batch_predicate)
-    checked = STANDARDISERS[contract.library](map_columns(raw, contract.mapping)).persist()
+    checked = standardise_rows(map_columns(raw, contract.mapping), contract).persist()
 
     suite = f"standard.{source}"
     report = quality.run_gate(checked, suite, run_id, settings.reports_dir / "gx")

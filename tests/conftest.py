@@ -40,6 +40,29 @@ def spark(local_settings):
     spark.stop()
 
 
+@pytest.fixture(scope="session")
+def departments_db(data_dir) -> citylake_settings.Settings:
+    """A real PostgreSQL exchange database (infra/postgres.sh) on a free loopback port, with its
+    own cluster folder, for the whole run; Settings like local_settings, pointing at it."""
+    import shutil
+
+    from tests.infra.helpers import clean_environment, free_port, run
+
+    # mkdtemp, not tmp_path_factory: pytest's folders are 0700 root, and the server runs as the
+    # postgres user, which must reach its cluster folder
+    folder = Path(tempfile.mkdtemp(prefix="citylake-departments-db-"))
+    folder.chmod(0o755)
+    env = clean_environment(CITYLAKE_DATA_DIR=str(folder), CITYLAKE_DEPARTMENTS_DB_PORT=str(free_port()))
+    try:
+        started = run(["infra/postgres.sh", "start"], env, timeout=600)  # may install the server
+        exports = dict(line.removeprefix("export ").split("=", 1) for line in started.stdout.splitlines())
+        yield citylake_settings.load({"CITYLAKE_ENV": "local", "CITYLAKE_DATA_DIR": str(data_dir), **exports})
+    finally:
+        run(["infra/postgres.sh", "stop"], env, timeout=60)
+        shutil.rmtree((folder / "postgres").resolve(), ignore_errors=True)  # a fallback cluster too
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture
 def settings_in(tmp_path) -> citylake_settings.Settings:
     """Settings whose lake, reports and incoming folders are this test's own."""

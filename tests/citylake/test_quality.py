@@ -24,6 +24,16 @@ def test_a_suite_without_action_is_refused(tmp_path):
         quality.load_suite("bad", tmp_path)
 
 
+def test_two_rules_of_one_type_on_one_column_are_refused(tmp_path):
+    # GX keeps one expectation per type and column: the second would silently replace the first
+    (tmp_path / "twice.json").write_text(json.dumps({"name": "twice", "expectations": [
+        {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "valid", "value_set": [True], "mostly": mostly},
+         "meta": {"rule_id": rule_id, "action": action, "reason": "r"}}
+        for rule_id, action, mostly in (("X-1", "warn", 0.9), ("X-2", "fail", 0.5))]}))
+    with pytest.raises(quality.SuiteError, match=r"twice.json: X-1 and X-2 are both expect_column_values_to_be_in_set on valid"):
+        quality.load_suite("twice", tmp_path)
+
+
 def test_violation_conditions_follow_gx_null_semantics(spark):
     frame = spark.createDataFrame([("1", 5), ("3", -1), (None, None), ("2", 10)], "sex string, n int")
     rules = [

@@ -15,6 +15,10 @@ standardise = load_job("standardise")
 
 @pytest.fixture
 def quarantined_night(spark, settings_in, generated_night):
+    # a line with the wrong number of fields, so that the landing stage quarantines one line too
+    extract = settings_in.incoming_dir / NIGHT / "public_security" / "household_registration.csv"
+    with extract.open("ab") as handle:
+        handle.write("损坏的行,2\n".encode("gbk"))
     land.land(spark, settings_in, "household_registration", NIGHT, "run-1")
     standardise.standardise(spark, settings_in, "household_registration", NIGHT, "run-1")
     return generated_night["sources"]["household_registration"]

@@ -38,3 +38,37 @@ def test_spark_conf_carries_s3a_settings_only_for_s3():
     assert conf(s3)["spark.hadoop.fs.s3a.endpoint"] == "http://127.0.0.1:9000"
     assert conf(s3)["spark.hadoop.fs.s3a.path.style.access"] == "true"
     assert "hadoop-aws" not in packages(local) and "hadoop-aws:3.5.0" in packages(s3)
+
+
+def test_departments_db_defaults_overrides_and_connection_strings():
+    from psycopg.conninfo import conninfo_to_dict
+
+    from citylake.spark import packages
+
+    default = load({}).departments_db
+    assert (default.host, default.port, default.database, default.user, default.password) == (
+        "127.0.0.1", 5433, "departments", "citylake", "citylake")
+    assert default.jdbc_url == "jdbc:postgresql://127.0.0.1:5433/departments"
+
+    db = load({"CITYLAKE_DEPARTMENTS_DB_HOST": "db.example", "CITYLAKE_DEPARTMENTS_DB_PORT": "6432",
+               "CITYLAKE_DEPARTMENTS_DB_NAME": "前置库", "CITYLAKE_DEPARTMENTS_DB_USER": "reader",
+               "CITYLAKE_DEPARTMENTS_DB_PASSWORD": "it's a \\ secret"}).departments_db
+    assert db.port == 6432 and db.jdbc_url == "jdbc:postgresql://db.example:6432/前置库"
+    assert conninfo_to_dict(db.conninfo) == {"host": "db.example", "port": "6432", "dbname": "前置库",
+                                             "user": "reader", "password": "it's a \\ secret"}
+    assert "secret" not in repr(db) and "secret" not in repr(load({"CITYLAKE_DEPARTMENTS_DB_PASSWORD": "secret"}))
+    with pytest.raises(SettingsError, match="CITYLAKE_DEPARTMENTS_DB_PORT='x' is not a port number"):
+        load({"CITYLAKE_DEPARTMENTS_DB_PORT": "x"})
+    # every environment's Spark session can read exchange databases over JDBC
+    assert "org.postgresql:postgresql:42.7.14" in packages(load({}))
+
+
+def test_operations_settings_default_and_validate(tmp_path):
+    settings = load({"CITYLAKE_DATA_DIR": str(tmp_path)})
+    assert settings.audit_days == 30 and settings.alert_webhook is None
+    settings = load({"CITYLAKE_DATA_DIR": str(tmp_path), "CITYLAKE_AUDIT_DAYS": "90",
+                     "CITYLAKE_ALERT_WEBHOOK": "https://alerts.example/hook?token=secret"})
+    assert settings.audit_days == 90 and settings.alert_webhook.endswith("token=secret")
+    assert "secret" not in repr(settings)  # the webhook's token stays out of logs
+    with pytest.raises(SettingsError, match="CITYLAKE_AUDIT_DAYS='0' is not a positive number of days"):
+        load({"CITYLAKE_AUDIT_DAYS": "0"})

@@ -1,4 +1,5 @@
-"""Landing and standardising against a real MinIO server on loopback, through s3a://."""
+"""Landing and standardising every source against a real MinIO server on loopback, through s3a://
+(and the departments' PostgreSQL exchange database for the sources delivered through it)."""
 
 import json
 import textwrap
@@ -16,8 +17,9 @@ JOBS = textwrap.dedent(
     def job(name):
         spec = importlib.util.spec_from_file_location(name, f"jobs/{name}.py")
         module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module); return module
+    from citylake import contracts
     land, standardise, summary = job("land"), job("standardise"), job("nightly_summary")
-    for source in ("household_registration", "enterprise_registry"):
+    for source in contracts.load_all():
         land.main(["--source", source, "--run-date", sys.argv[1]])
         standardise.main(["--source", source, "--run-date", sys.argv[1]])
     summary.main(["--run-date", sys.argv[1]])
@@ -28,13 +30,18 @@ JOBS = textwrap.dedent(
 @pytest.fixture(scope="module")
 def object_store(tmp_path_factory):
     data = tmp_path_factory.mktemp("s3")
-    env = clean_environment(CITYLAKE_DATA_DIR=str(data), CITYLAKE_MINIO_PORT=str(free_port()))
-    started = run(["infra/minio.sh", "start"], env, timeout=120)
-    for line in started.stdout.splitlines():
-        key, _, value = line.removeprefix("export ").partition("=")
-        env[key] = value
-    yield env, data
-    run(["infra/minio.sh", "stop"], env, timeout=60)
+    env = clean_environment(CITYLAKE_DATA_DIR=str(data), CITYLAKE_MINIO_PORT=str(free_port()),
+                            CITYLAKE_DEPARTMENTS_DB_PORT=str(free_port()))
+    try:
+        for script in ("infra/minio.sh", "infra/postgres.sh"):
+            started = run([script, "start"], env, timeout=300)
+            for line in started.stdout.splitlines():
+                key, _, value = line.removeprefix("export ").partition("=")
+                env[key] = value
+        yield env, data
+    finally:
+        run(["infra/minio.sh", "stop"], env, timeout=60)
+        run(["infra/postgres.sh", "stop"], env, timeout=60)
 
 
 def test_land_and_standardise_through_s3a(object_store):
@@ -43,7 +50,7 @@ def test_land_and_standardise_through_s3a(object_store):
     env, data = object_store
     assert env["CITYLAKE_ENV"] == "s3"
     run([".venv/bin/citylake", "generate", "--people", "600", "--seed", "3", "--date", NIGHT], env, timeout=120)
-    run([".venv/bin/python", "-c", JOBS, NIGHT], env, timeout=900)
+    run([".venv/bin/python", "-c", JOBS, NIGHT], env, timeout=1800)
 
     manifest = json.loads((data / "truth" / NIGHT / "manifest.json").read_text(encoding="utf-8"))
     summary = json.loads((data / "reports" / NIGHT / "summary.json").read_text(encoding="utf-8"))

@@ -81,3 +81,21 @@ def test_first_night_is_a_cold_start_and_metrics_accumulate(spark, settings_in, 
     assert metrics["rows_in"] == expected["landed"] and metrics["rows_published"] == expected["standardised"]
     assert metrics["rows_quarantined"] == expected["standardise_quarantined"]
     assert len([r for r in history if r.metric == "rows_in"]) == 1  # the rerun replaced, not appended
+
+
+@pytest.mark.parametrize("source", ["marriage_registrations", "administrative_penalties"])
+def test_a_new_source_is_standardised_from_its_contract_alone(spark, settings_in, generated_night, source):
+    """An Excel workbook with two identity numbers per row, and a credit extract whose counterparty
+    is a person or an organisation: the counts the generated city says each layer should hold."""
+    land.land(spark, settings_in, source, NIGHT, "run-1")
+    report = standardise.standardise(spark, settings_in, source, NIGHT, "run-1")
+    expected = generated_night["sources"][source]
+    assert report.passed
+    standard = lake.read(spark, lake.path(settings_in, lake.STANDARD, source))
+    assert standard.count() == expected["standardised"] > 0
+    if source == "marriage_registrations":
+        assert standard.filter("husband_birth_date IS NULL OR wife_birth_date IS NULL").count() == 0
+        assert standard.filter("registration_type NOT IN ('结婚', '离婚')").count() == 0
+    else:
+        assert standard.filter("decision_date IS NULL OR fine_wan IS NULL").count() == 0
+        assert standard.filter("party_identifiable").count() >= 0.8 * expected["standardised"]

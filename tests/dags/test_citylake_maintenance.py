@@ -1,0 +1,52 @@
+"""The weekly maintenance DAG, and the operations policy every citylake DAG follows."""
+
+import pytest
+
+from citylake import alerts
+from citylake.orchestration import LAKE_WRITERS_POOL, READ_ONLY_JOBS, SPARK_CONNECTION
+from tests.conftest import PROJECT_ROOT
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(PROJECT_ROOT / "dags"))
+
+
+def test_maintenance_runs_weekly_the_maintain_lake_job(dagbag):
+    assert dagbag.import_errors == {}
+    dag = dagbag.dags["citylake_maintenance"]
+    assert dag.schedule == "0 5 * * 0"  # Sundays, after the night's run
+    assert dag.max_active_runs == 1 and not dag.catchup and "maintenance" in dag.tags
+    (task,) = dag.tasks
+    assert task.task_type == "SparkSubmitOperator" and task._conn_id == SPARK_CONNECTION
+    assert task.application == (PROJECT_ROOT / "jobs" / "maintain_lake.py").as_posix()
+    assert "--run-date" in task.application_args
+    assert task.pool == LAKE_WRITERS_POOL
+    assert not task.outlets  # compaction changes no table's content: nothing downstream reruns
+
+
+def test_every_task_retries_with_exponential_backoff_and_alerts_on_failure(dagbag):
+    assert {"citylake_nightly", "citylake_maintenance"} <= set(dagbag.dags)
+    for dag_id, dag in dagbag.dags.items():
+        for task in dag.tasks:
+            where = f"{dag_id}.{task.task_id}"
+            assert task.retries > 0, where
+            assert task.retry_exponential_backoff > 1, where  # a multiplier: True would be 1.0
+            callbacks = task.on_failure_callback
+            callbacks = callbacks if isinstance(callbacks, (list, tuple)) else [callbacks]
+            assert alerts.on_failure in callbacks, where
+
+
+def test_every_job_that_writes_the_lake_takes_the_writers_pool(dagbag):
+    for dag_id, dag in dagbag.dags.items():
+        for task in dag.tasks:
+            if task.task_type != "SparkSubmitOperator":
+                continue
+            job = task.application.rsplit("/", 1)[-1].removesuffix(".py")
+            expected = "default_pool" if job in READ_ONLY_JOBS else LAKE_WRITERS_POOL
+            assert task.pool == expected, f"{dag_id}.{task.task_id}"
+    nightly = dagbag.dags["citylake_nightly"]
+    assert nightly.get_task("land_household_registration").pool == LAKE_WRITERS_POOL
+    assert nightly.get_task("nightly_summary").pool == "default_pool"
