@@ -77,9 +77,13 @@ def alert(context: dict[str, Any]) -> dict[str, Any]:
     dag_id = getattr(ti, "dag_id", None) or context["dag"].dag_id
     step, source = step_and_source(task_id)
     run_date = context.get("ds")
-    if not run_date and context.get("dag_run") is not None:  # runs without a logical date
-        run_after = getattr(context["dag_run"], "run_after", None)
-        run_date = run_after.date().isoformat() if run_after else None
+    if context.get("dag_run") is not None:  # the night the run processes, as its jobs got it
+        from citylake.orchestration import night
+
+        try:
+            run_date = night(context["dag_run"], context.get("triggering_asset_events"))
+        except (AttributeError, ValueError):
+            pass
     return {
         "alert": "citylake task failed",
         "dag_id": dag_id,

@@ -206,3 +206,21 @@ def quarantine_id_col(batch, stage, line_number):
     from pyspark.sql import functions as F
 
     return F.substring(F.sha1(F.concat_ws("|", batch, stage, line_number.cast("string"))), 1, 16)
+
+
+# Columns that say when, and in which orchestrator run, a row was written: a night run again has
+# other values there and the same content everywhere else.
+RUN_COLUMNS = frozenset({"run_id", "_ingested_at", "quarantined_at", "recorded_at"})
+
+
+def content_hash(frame: DataFrame) -> str:
+    """An order-independent fingerprint of a table's content ("rows:sum"), leaving out RUN_COLUMNS:
+    equal for two tables that hold the same rows, in any order and any column order."""
+    from pyspark.sql import functions as F
+
+    columns = sorted(c for c in frame.columns if c not in RUN_COLUMNS)
+    row = F.xxhash64(F.to_json(F.struct(*[F.col(f"`{c}`") for c in columns])))
+    result = frame.agg(F.count(F.lit(1)).alias("rows"),
+                       F.sum(row.cast("decimal(38,0)")).alias("total")).first()
+    return f"{result.rows}:{result.total or 0}"
+

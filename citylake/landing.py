@@ -617,9 +617,11 @@ def read_json_lines(lines: DataFrame, delivery: Delivery, contract: Contract) ->
     with released_on_error(keep(classify_json_lines(lines, contract.encoding))) as classified:
         counted = tally(classified, header_lines=0, keys=F.array_sort(F.map_keys("_record")))
         _refuse_undecodable(delivery, contract.encoding, counted)
-        columns = json_columns(contract, counted.keys)
-        # a batch none of whose lines landed has no keys to check (it lands no rows, as a header alone)
-        check_columns(delivery.location, columns, contract.required_columns if counted.outcomes[LANDED] else [])
+        # a batch none of whose lines landed has no keys to check: it lands no rows, with the
+        # contract's columns, as a CSV header alone does
+        columns = (json_columns(contract, counted.keys) if counted.outcomes[LANDED]
+                   else [column.source for column in contract.columns])
+        check_columns(delivery.location, columns, contract.required_columns)
     numbered = number_lines(classified, counted)
     rows = _landed_rows(numbered, 0).select(
         *[F.col("_record").getItem(name).alias(name) for name in columns], "_line_number"

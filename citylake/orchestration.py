@@ -19,13 +19,16 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from airflow.sdk import Asset
+from airflow.sdk import Asset, CronDataIntervalTimetable
 
 from citylake import spark as citylake_spark
 from citylake.alerts import on_failure
 from citylake.settings import PROJECT_ROOT, Settings, load
 
 SPARK_CONNECTION = "citylake_spark"
+CITY_TIMEZONE = "Asia/Shanghai"
+# The night a run processes (see `night`); every job gets it as --run-date.
+NIGHT = "{{ night(dag_run, triggering_asset_events) }}"
 JOBS_DIR = PROJECT_ROOT / "jobs"
 LAKE_WRITERS_POOL = "citylake_lake_writers"
 READ_ONLY_JOBS = frozenset({"nightly_summary"})  # every other job writes Delta tables
@@ -36,6 +39,43 @@ DEFAULT_ARGS = {
     "retry_exponential_backoff": 2.0,  # 1, 2, 4 ... minutes (jittered by Airflow)
     "max_retry_delay": timedelta(minutes=15),
     "on_failure_callback": on_failure,
+}
+
+
+def night(dag_run, triggering_asset_events=None) -> str:
+    """The night (YYYY-MM-DD, city time) a DAG run processes.
+
+    A time-scheduled run processes its data interval, which starts on the night (see
+    `nightly_schedule`); a manual or `airflow dags test` run the night of its logical date. An
+    asset-triggered run has no logical date in Airflow 3: it processes the newest night among the
+    runs that produced its triggering asset events.
+    """
+    import pendulum
+
+    moments = [dag_run.logical_date] if dag_run.logical_date is not None else [
+        event.source_dag_run.logical_date
+        for events in (triggering_asset_events or {}).values()
+        for event in events
+        if event.source_dag_run is not None and event.source_dag_run.logical_date is not None
+    ]
+    if not moments:
+        raise ValueError(f"run {dag_run.run_id}: no logical date and no triggering asset event "
+                         "with one: which night to process is unknown")
+    return pendulum.instance(max(moments)).in_timezone(CITY_TIMEZONE).to_date_string()
+
+
+def nightly_schedule(cron: str) -> CronDataIntervalTimetable:
+    """A contract's cron in city time, as data intervals: the run at 01:00 on the 24th covers the
+    interval that starts at 01:00 on the 23rd, so it processes the night of the 23rd."""
+    return CronDataIntervalTimetable(cron, timezone=CITY_TIMEZONE)
+
+
+# What every citylake DAG shares (the DAG policy tests/dags checks).
+DAG_KWARGS = {
+    "catchup": False,
+    "max_active_runs": 1,
+    "default_args": DEFAULT_ARGS,
+    "user_defined_macros": {"night": night},
 }
 
 
@@ -61,7 +101,8 @@ def airflow_environment(settings: Settings) -> dict[str, str]:
 
 
 def spark_job(task_id: str, job: str, args: list[str], **operator_kwargs):
-    """A citylake job submitted with spark-submit; args get --run-date and --run-id added.
+    """A citylake job submitted with spark-submit; args get --run-date (the run's night, see
+    `night`; the DAG needs DAG_KWARGS' macros) and --run-id added.
 
     Jobs that write the lake take a slot of the lake writers' pool (see the module docstring).
     """
@@ -82,6 +123,6 @@ def spark_job(task_id: str, job: str, args: list[str], **operator_kwargs):
         name=f"citylake-{task_id}",
         packages=citylake_spark.packages(settings),
         conf=conf,
-        application_args=[*args, "--run-date", "{{ ds }}", "--run-id", "{{ run_id }}"],
+        application_args=[*args, "--run-date", NIGHT, "--run-id", "{{ run_id }}"],
         **operator_kwargs,
     )

@@ -92,6 +92,16 @@ def conf(settings: Settings) -> dict[str, str]:
     return values
 
 
+def submit_command(settings: Settings, application: str, args: list[str]) -> list[str]:
+    """The spark-submit command line of a citylake job, as the DAGs' SparkSubmitOperator builds it
+    (for running a job by hand or from a test): master, jars and configuration from settings."""
+    spark_submit = os.path.join(os.path.dirname(sys.executable), "spark-submit")
+    command = [spark_submit, "--master", settings.spark_master, "--packages", packages(settings)]
+    for key, value in conf(settings).items():
+        command += ["--conf", f"{key}={value}"]
+    return [*command, application, *args]
+
+
 def session(app: str, settings: Settings | None = None) -> SparkSession:
     """The active session when run under spark-submit, else a new one built from settings."""
     settings = settings or load()

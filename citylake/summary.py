@@ -10,11 +10,11 @@ def render(summary: dict) -> str:
         f"  reports  {summary['reports']}",
         f"  docs     {summary.get('data_docs') or '-'}",
         "",
-        f"  {'source':<26}{'status':<10}{'read':>8}{'raw':>8}{'q-land':>8}{'standard':>10}{'q-std':>8}",
+        f"  {'source':<28}{'status':<10}{'read':>8}{'raw':>8}{'q-land':>8}{'standard':>10}{'q-std':>8}",
     ]
     for name, source in summary["sources"].items():
         lines.append(
-            f"  {name:<26}{source['status']:<10}{source['rows_read']:>8}{source['raw']:>8}"
+            f"  {name:<28}{source['status']:<10}{source['rows_read']:>8}{source['raw']:>8}"
             f"{source['landing_quarantined']:>8}{source['standard']:>10}"
             f"{source['standardise_quarantined']:>8}"
         )

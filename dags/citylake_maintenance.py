@@ -11,17 +11,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from airflow.sdk import dag
+from airflow.sdk import CronTriggerTimetable, dag
 
-from citylake.orchestration import DEFAULT_ARGS, spark_job
+from citylake.orchestration import CITY_TIMEZONE, DAG_KWARGS, spark_job
 
 
 @dag(
-    schedule="0 5 * * 0",
+    schedule=CronTriggerTimetable("0 5 * * 0", timezone=CITY_TIMEZONE),  # its run date: that Sunday
     start_date=datetime(2026, 1, 1),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    **DAG_KWARGS,
     tags=["citylake", "maintenance"],
     doc_md=__doc__,
 )

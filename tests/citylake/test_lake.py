@@ -92,3 +92,14 @@ def test_two_sources_writing_the_quarantine_at_once_both_land(spark, settings_in
     assert counts == {lake.batch_id(s, n): 20 for s in sources for n in ("2026-11-23", "2026-11-24")}
     conflicts = [r.getMessage() for r in caplog.records if "Delta commit conflict" in r.getMessage()]
     assert conflicts, "the writers never collided: the test proved nothing"
+
+
+def test_content_hash_sees_content_not_order_nor_run(spark):
+    rows = [("1", "张三", "run-1", None), ("2", "李四", "run-1", None)]
+    schema = "id string, name string, run_id string, _ingested_at timestamp"
+    base = lake.content_hash(spark.createDataFrame(rows, schema))
+    again = spark.createDataFrame([(r[0], r[1], "run-2", None) for r in reversed(rows)], schema)
+    assert lake.content_hash(again.select("name", "_ingested_at", "run_id", "id")) == base
+    changed = spark.createDataFrame([("1", "张三", "run-1", None), ("2", "李五", "run-1", None)], schema)
+    assert lake.content_hash(changed) != base
+    assert lake.content_hash(spark.createDataFrame(rows[:1], schema)) != base

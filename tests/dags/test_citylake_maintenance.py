@@ -7,17 +7,11 @@ from citylake.orchestration import LAKE_WRITERS_POOL, READ_ONLY_JOBS, SPARK_CONN
 from tests.conftest import PROJECT_ROOT
 
 
-@pytest.fixture(scope="module")
-def dagbag():
-    from airflow.dag_processing.dagbag import DagBag
-
-    return DagBag(dag_folder=str(PROJECT_ROOT / "dags"))
-
-
 def test_maintenance_runs_weekly_the_maintain_lake_job(dagbag):
     assert dagbag.import_errors == {}
     dag = dagbag.dags["citylake_maintenance"]
-    assert dag.schedule == "0 5 * * 0"  # Sundays, after the night's run
+    assert dag.timetable.expression == "0 5 * * 0"  # Sundays, after the night's run
+    assert str(dag.timetable.timezone) == "Asia/Shanghai"
     assert dag.max_active_runs == 1 and not dag.catchup and "maintenance" in dag.tags
     (task,) = dag.tasks
     assert task.task_type == "SparkSubmitOperator" and task._conn_id == SPARK_CONNECTION
@@ -28,7 +22,7 @@ def test_maintenance_runs_weekly_the_maintain_lake_job(dagbag):
 
 
 def test_every_task_retries_with_exponential_backoff_and_alerts_on_failure(dagbag):
-    assert {"citylake_nightly", "citylake_maintenance"} <= set(dagbag.dags)
+    assert {"citylake_ingest_household_registration", "citylake_maintenance"} <= set(dagbag.dags)
     for dag_id, dag in dagbag.dags.items():
         for task in dag.tasks:
             where = f"{dag_id}.{task.task_id}"
@@ -47,6 +41,6 @@ def test_every_job_that_writes_the_lake_takes_the_writers_pool(dagbag):
             job = task.application.rsplit("/", 1)[-1].removesuffix(".py")
             expected = "default_pool" if job in READ_ONLY_JOBS else LAKE_WRITERS_POOL
             assert task.pool == expected, f"{dag_id}.{task.task_id}"
-    nightly = dagbag.dags["citylake_nightly"]
-    assert nightly.get_task("land_household_registration").pool == LAKE_WRITERS_POOL
-    assert nightly.get_task("nightly_summary").pool == "default_pool"
+    ingest = dagbag.dags["citylake_ingest_household_registration"]
+    assert ingest.get_task("land_household_registration").pool == LAKE_WRITERS_POOL
+    assert dagbag.dags["citylake_curated"].get_task("nightly_summary").pool == "default_pool"

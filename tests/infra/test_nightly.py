@@ -26,7 +26,8 @@ def nightly(tmp_path_factory):
 
 def test_the_dag_run_succeeds_and_prints_the_summary(nightly):
     result, _, summary, data = nightly
-    assert "DAG run state=success" in result.stdout
+    assert "DAG runs state=success" in result.stdout
+    assert "citylake_ingest_household_registration" in result.stdout and "citylake_curated" in result.stdout
     assert f"lake     {data / 'lake'}" in result.stdout
     assert "gate standard.household_registration" in result.stdout
 

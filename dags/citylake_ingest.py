@@ -1,0 +1,40 @@
+"""Ingest: one DAG per source contract in sources/, generated, on the contract's schedule.
+
+``citylake_ingest_<source>`` lands the department's extract of the night into raw/<source>
+(jobs/land.py) and standardises it behind its quality gate into standard/<source>
+(jobs/standardise.py). Adding a contract adds its DAG; no Python changes. The standard table's
+asset (``standard.<source>``) is what the base libraries' DAG is scheduled on.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from airflow.sdk import dag
+
+from citylake import contracts
+from citylake.orchestration import DAG_KWARGS, asset, nightly_schedule, spark_job
+
+
+def ingest_dag(contract: contracts.Contract):
+    @dag(
+        dag_id=f"citylake_ingest_{contract.name}",
+        schedule=nightly_schedule(contract.schedule),
+        start_date=datetime(2026, 1, 1),
+        tags=["citylake", "ingest", contract.department],
+        doc_md=f"{contract.department}: {contract.dataset} ({contract.format}, feeds "
+               f"{contract.library}). Contract: sources/{contract.name}.yaml.\n\n{__doc__}",
+        **DAG_KWARGS,
+    )
+    def ingest():
+        raw, standard = asset("raw", contract.name), asset("standard", contract.name)
+        land = spark_job(f"land_{contract.name}", "land", ["--source", contract.name], outlets=[raw])
+        check = spark_job(f"standardise_{contract.name}", "standardise", ["--source", contract.name],
+                          inlets=[raw], outlets=[standard])
+        land >> check
+
+    return ingest()
+
+
+for _contract in contracts.load_all().values():
+    globals()[f"citylake_ingest_{_contract.name}"] = ingest_dag(_contract)

@@ -1,0 +1,120 @@
+"""DAG policy: every DAG imports, is owned, tagged and retried; one ingest DAG per contract, on the
+contract's schedule; producing tasks declare their outlet assets; the libraries follow the assets."""
+
+from datetime import datetime, timezone
+from types import SimpleNamespace
+
+import pytest
+
+from citylake import contracts
+from citylake.orchestration import NIGHT, SPARK_CONNECTION, night
+from tests.conftest import PROJECT_ROOT
+
+SOURCES = contracts.load_all()
+
+
+def test_dags_import_without_errors(dagbag):
+    assert dagbag.import_errors == {}
+    assert {"citylake_base_libraries", "citylake_curated", "citylake_maintenance"} <= set(dagbag.dags)
+
+
+def test_every_dag_is_owned_tagged_and_retried(dagbag):
+    for dag_id, dag in dagbag.dags.items():
+        assert dag.tags, dag_id
+        assert dag.max_active_runs == 1 and not dag.catchup, dag_id
+        for task in dag.tasks:
+            assert task.owner == "citylake", task.task_id
+            assert task.retries >= 1, task.task_id
+
+
+def test_one_ingest_dag_per_contract_on_the_contracts_schedule(dagbag):
+    ingest = {dag_id.removeprefix("citylake_ingest_"): dag for dag_id, dag in dagbag.dags.items()
+              if dag_id.startswith("citylake_ingest_")}
+    assert set(ingest) == set(SOURCES)
+    for name, dag in ingest.items():
+        assert dag.timetable.expression == SOURCES[name].schedule, name
+        assert str(dag.timetable.timezone) == "Asia/Shanghai"
+        assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"  # the run covers its night
+        assert {t.task_id for t in dag.tasks} == {f"land_{name}", f"standardise_{name}"}
+        assert dag.get_task(f"standardise_{name}").upstream_task_ids == {f"land_{name}"}
+
+
+def test_a_new_contract_gets_its_ingest_dag_without_python(tmp_path, monkeypatch):
+    """A contract file copied under a new name is a new DAG on the next parse."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from citylake import contracts as contracts_module
+
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    text = (contracts_module.SOURCES_DIR / "death_certificates.yaml").read_text(encoding="utf-8")
+    (sources / "death_certificates.yaml").write_text(text, encoding="utf-8")
+    (sources / "death_certificates_county.yaml").write_text(
+        text.replace("name: death_certificates", "name: death_certificates_county"), encoding="utf-8")
+    monkeypatch.setattr(contracts_module, "SOURCES_DIR", sources)
+    monkeypatch.setattr(contracts_module.load_all, "__defaults__", (sources,))
+    bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags" / "citylake_ingest.py"))
+    assert bag.import_errors == {}
+    assert set(bag.dags) == {"citylake_ingest_death_certificates", "citylake_ingest_death_certificates_county"}
+
+
+def test_every_lake_writing_task_declares_its_outlets(dagbag):
+    outlets = {task.task_id: {a.uri for a in task.outlets}
+               for dag in dagbag.dags.values() for task in dag.tasks}
+    for name in SOURCES:
+        assert outlets[f"land_{name}"] == {f"citylake://raw/{name}"}
+        assert outlets[f"standardise_{name}"] == {f"citylake://standard/{name}"}
+    assert outlets["build_population"] == {"citylake://base/population"}
+    assert outlets["build_legal_entity"] == {"citylake://base/legal_entity"}
+    assert outlets["build_curated"] == {"citylake://theme/enterprise_legal_representative"}
+
+
+def test_spark_jobs_are_submitted_through_the_citylake_connection(dagbag):
+    for dag_id, dag in dagbag.dags.items():
+        for task in dag.tasks:
+            assert task.task_type == "SparkSubmitOperator", f"{dag_id}.{task.task_id}"
+            assert task._conn_id == SPARK_CONNECTION
+            assert (PROJECT_ROOT / "jobs").as_posix() in task.application
+            assert task.application_args[-4:-2] == ["--run-date", NIGHT]
+            assert dag.user_defined_macros["night"] is night
+
+
+def _asset_uris(condition):
+    assert type(condition).__name__ == "AssetAll"  # every one of them, not any
+    return {a.uri for a in condition.objects}
+
+
+def test_libraries_wait_for_the_standard_tables_they_are_built_from(dagbag):
+    base = dagbag.dags["citylake_base_libraries"]
+    assert _asset_uris(base.timetable.asset_condition) == {
+        "citylake://standard/household_registration", "citylake://standard/enterprise_registry",
+        "citylake://standard/social_organisations"}
+    inlets = {t.task_id: {a.uri for a in t.inlets} for t in base.tasks}
+    assert inlets["build_population"] == {"citylake://standard/household_registration"}
+    assert "build_credit" not in inlets  # credit has no base builder yet
+    curated = dagbag.dags["citylake_curated"]
+    assert _asset_uris(curated.timetable.asset_condition) == {"citylake://base/population",
+                                                              "citylake://base/legal_entity"}
+    assert curated.get_task("nightly_summary").upstream_task_ids == {"build_curated"}
+    assert curated.get_task("nightly_summary").trigger_rule == "all_done"
+
+
+def _run(logical_date=None, run_id="r"):
+    return SimpleNamespace(logical_date=logical_date, run_id=run_id)
+
+
+def test_the_night_is_the_city_date_of_the_logical_date():
+    # the nightly interval of the 23rd starts at 01:00 city time, 17:00 UTC on the 22nd
+    assert night(_run(datetime(2026, 11, 22, 17, 0, tzinfo=timezone.utc))) == "2026-11-23"
+    assert night(_run(datetime(2026, 11, 23, 0, 0, tzinfo=timezone.utc))) == "2026-11-23"  # dags test
+
+
+def test_an_asset_triggered_run_takes_the_newest_night_of_its_triggering_events():
+    def event(moment):
+        return SimpleNamespace(source_dag_run=SimpleNamespace(logical_date=moment))
+
+    events = {"standard.a": [event(datetime(2026, 11, 21, 17, tzinfo=timezone.utc))],
+              "standard.b": [event(datetime(2026, 11, 22, 17, tzinfo=timezone.utc)), event(None)]}
+    assert night(_run(), events) == "2026-11-23"
+    with pytest.raises(ValueError, match="run r: no logical date"):
+        night(_run(), {})

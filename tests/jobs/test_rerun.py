@@ -1,0 +1,40 @@
+"""A night run twice leaves every table of the lake as the first run left it."""
+
+import pytest
+
+from citylake import lake
+from citylake.maintenance import discover
+from tests.conftest import NIGHT, load_job
+
+pytestmark = pytest.mark.spark
+land = load_job("land")
+standardise = load_job("standardise")
+build_base = load_job("build_base")
+build_curated = load_job("build_curated")
+SOURCES = ("household_registration", "enterprise_registry", "social_organisations", "birth_certificates")
+
+
+def _night(spark, settings, run_id):
+    for source in SOURCES:
+        land.land(spark, settings, source, NIGHT, run_id)
+        standardise.standardise(spark, settings, source, NIGHT, run_id)
+    for library in ("population", "legal_entity"):
+        build_base.build(spark, settings, library, NIGHT, run_id)
+    build_curated.build(spark, settings)
+
+
+def _hashes(spark, settings):
+    return {f"{layer}/{name}": lake.content_hash(lake.read(spark, lake.path(settings, layer, name)))
+            for layer, name in discover(spark, settings.lake_root)}
+
+
+def test_running_a_night_twice_leaves_identical_tables(spark, settings_in, generated_night):
+    _night(spark, settings_in, "scheduled__first")
+    first = _hashes(spark, settings_in)
+    assert {"raw/household_registration", "standard/birth_certificates", "base/population",
+            "theme/enterprise_legal_representative", "ops/quarantine", "ops/landing_ledger",
+            "ops/metrics_history"} <= set(first)
+    assert all(not value.startswith("0:") for value in first.values()), first
+
+    _night(spark, settings_in, "manual__again")
+    assert _hashes(spark, settings_in) == first
