@@ -7,6 +7,7 @@
 #   4. the PostgreSQL server for departments' exchange databases, Debian's package (apt-get)
 #   5. the Docker Compose CLI plugin (validates infra/deploy/compose.yaml), built from its module
 #      source at a pinned version through the Go module proxy
+#   6. Chromium, Debian's package, for headless browser checks of the Airflow UI
 # Caches that outlive a clone (Ivy, MinIO, Compose) live in ${CITYLAKE_CACHE:-~/.cache/citylake}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -79,5 +80,15 @@ else
 fi
 mkdir -p "$PLUGINS"
 cmp -s "$CACHE/bin/docker-compose" "$PLUGINS/docker-compose" || cp "$CACHE/bin/docker-compose" "$PLUGINS/docker-compose"
+
+# 6. Chromium ----------------------------------------------------------------------------------------
+# Headless, for the browser check of the local stack's Airflow UI (tests/infra/test_stack.py).
+if command -v chromium >/dev/null; then
+  echo "setup: Chromium present"
+else
+  echo "setup: installing Debian's chromium package (headless browser checks)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -q chromium > /dev/null || { apt-get update -q > /dev/null && apt-get install -y -q chromium > /dev/null; }
+fi
 
 echo "setup: done in $(( $(date +%s) - started ))s"

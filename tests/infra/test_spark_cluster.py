@@ -43,7 +43,11 @@ def test_the_nightly_runs_on_the_standalone_cluster(cluster):
     # every job was an application of the cluster, and its executors ran on the worker
     with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/json/", timeout=10) as response:
         state = json.load(response)
-    names = [app["name"] for app in state["completedapps"]]
-    assert "citylake-land_household_registration" in names
-    assert "citylake-build_population" in names and "citylake-nightly_summary" in names
+    names = {app["name"] for app in state["completedapps"]}
+    from citylake import contracts
+
+    for source in contracts.load_all():
+        assert {f"citylake-land-{source}", f"citylake-standardise-{source}"} <= names, source
+    assert {"citylake-base-population", "citylake-base-legal_entity", "citylake-curated",
+            "citylake-summary"} <= names
     assert state["aliveworkers"] == 1
