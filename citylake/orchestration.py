@@ -47,21 +47,39 @@ def night(dag_run, triggering_asset_events=None) -> str:
 
     A time-scheduled run processes its data interval, which starts on the night (see
     `nightly_schedule`); a manual or `airflow dags test` run the night of its logical date. An
-    asset-triggered run has no logical date in Airflow 3: it processes the newest night among the
-    runs that produced its triggering asset events.
+    asset-triggered run has no logical date in Airflow 3: it processes the newest night among its
+    triggering asset events, each of which carries the night its producer processed (``extra``,
+    written by `record_night`) or comes from a run with a logical date.
     """
+    if dag_run.logical_date is not None:
+        return _city_date(dag_run.logical_date)
+    nights = []
+    for events in (triggering_asset_events or {}).values():
+        for event in events:
+            extra = getattr(event, "extra", None) or {}
+            source = getattr(event, "source_dag_run", None)
+            if extra.get("night"):
+                nights.append(str(extra["night"]))
+            elif source is not None and source.logical_date is not None:
+                nights.append(_city_date(source.logical_date))
+    if not nights:
+        raise ValueError(f"run {dag_run.run_id}: no logical date and no triggering asset event "
+                         "with a night: which night to process is unknown")
+    return max(nights)
+
+
+def _city_date(moment) -> str:
     import pendulum
 
-    moments = [dag_run.logical_date] if dag_run.logical_date is not None else [
-        event.source_dag_run.logical_date
-        for events in (triggering_asset_events or {}).values()
-        for event in events
-        if event.source_dag_run is not None and event.source_dag_run.logical_date is not None
-    ]
-    if not moments:
-        raise ValueError(f"run {dag_run.run_id}: no logical date and no triggering asset event "
-                         "with one: which night to process is unknown")
-    return pendulum.instance(max(moments)).in_timezone(CITY_TIMEZONE).to_date_string()
+    return pendulum.instance(moment).in_timezone(CITY_TIMEZONE).to_date_string()
+
+
+def record_night(context, result=None) -> None:
+    """Post-execute hook of every citylake job: the night it processed goes into the events of
+    its outlet assets (``extra["night"]``), for the asset-triggered runs downstream."""
+    processed = night(context["dag_run"], context.get("triggering_asset_events"))
+    for outlet in context["task"].outlets:
+        context["outlet_events"][outlet].extra["night"] = processed
 
 
 def nightly_schedule(cron: str) -> CronDataIntervalTimetable:
@@ -84,6 +102,11 @@ def asset(layer: str, table: str) -> Asset:
     return Asset(name=f"{layer}.{table}", uri=f"citylake://{layer}/{table}")
 
 
+def lineage_file(settings: Settings):
+    """Where the nightly's OpenLineage events go (one JSON object per line)."""
+    return settings.data_dir / "lineage" / "openlineage.jsonl"
+
+
 def airflow_environment(settings: Settings) -> dict[str, str]:
     """Environment that points Airflow at this project: home, DAGs folder, Spark connection."""
     home = settings.data_dir / "airflow"
@@ -94,6 +117,13 @@ def airflow_environment(settings: Settings) -> dict[str, str]:
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        # OpenLineage (Airflow's provider): a START and a COMPLETE or FAIL event per task run,
+        # appended as JSON lines to lineage/openlineage.jsonl; point the transport at Marquez or
+        # any OpenLineage backend with AIRFLOW__OPENLINEAGE__TRANSPORT in a deployment
+        "AIRFLOW__OPENLINEAGE__NAMESPACE": "citylake",
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
+            {"type": "file", "log_file_path": str(lineage_file(settings)), "append": True}
+        ),
         f"AIRFLOW_CONN_{SPARK_CONNECTION.upper()}": json.dumps(
             {"conn_type": "spark", "host": settings.spark_master}
         ),
@@ -111,6 +141,7 @@ def spark_job(task_id: str, job: str, args: list[str], **operator_kwargs):
     settings = load()
     if job not in READ_ONLY_JOBS:
         operator_kwargs.setdefault("pool", LAKE_WRITERS_POOL)
+    operator_kwargs.setdefault("post_execute", record_night)
     conf = {
         key: value
         for key, value in citylake_spark.conf(settings).items()

@@ -10,7 +10,7 @@ RUN_DATE=${1:-$(date +%F)}
 PEOPLE=${2:-${CITYLAKE_PEOPLE:-3000}}
 export PATH="$(pwd)/.venv/bin:$PATH"
 eval "$(citylake airflow-env)"
-mkdir -p "$AIRFLOW_HOME"
+mkdir -p "$AIRFLOW_HOME" "$(python3 -c 'import json, os, pathlib; print(pathlib.Path(json.loads(os.environ["AIRFLOW__OPENLINEAGE__TRANSPORT"])["log_file_path"]).parent)')"
 started=$(date +%s)
 
 airflow db migrate > "$AIRFLOW_HOME/db-migrate.log" 2>&1 || { cat "$AIRFLOW_HOME/db-migrate.log"; exit 1; }

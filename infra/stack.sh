@@ -25,7 +25,7 @@ case "${1:-}" in
     eval "$(citylake airflow-env)"
     export AIRFLOW__API__PORT=$PORT AIRFLOW__API__BASE_URL="http://127.0.0.1:$PORT"
     export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS=True AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:$PORT/execution/"
-    mkdir -p "$AIRFLOW_HOME"
+    mkdir -p "$AIRFLOW_HOME" "$(python3 -c 'import json, os, pathlib; print(pathlib.Path(json.loads(os.environ["AIRFLOW__OPENLINEAGE__TRANSPORT"])["log_file_path"]).parent)')"
     if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
       echo "stack: Airflow already running (pid $(cat "$PIDFILE"))" >&2
     else

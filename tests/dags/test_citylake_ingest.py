@@ -69,6 +69,18 @@ def test_every_lake_writing_task_declares_its_outlets(dagbag):
     assert outlets["build_curated"] == {"citylake://theme/enterprise_legal_representative"}
 
 
+def test_every_job_records_its_night_on_its_asset_events():
+    from citylake.orchestration import record_night
+
+    outlet = object()
+    events = {outlet: SimpleNamespace(extra={})}
+    context = {"dag_run": _run(datetime(2026, 11, 22, 17, 0, tzinfo=timezone.utc)),
+               "triggering_asset_events": {}, "task": SimpleNamespace(outlets=[outlet]),
+               "outlet_events": events}
+    record_night(context)
+    assert events[outlet].extra == {"night": "2026-11-23"}
+
+
 def test_spark_jobs_are_submitted_through_the_citylake_connection(dagbag):
     for dag_id, dag in dagbag.dags.items():
         for task in dag.tasks:
@@ -77,6 +89,7 @@ def test_spark_jobs_are_submitted_through_the_citylake_connection(dagbag):
             assert (PROJECT_ROOT / "jobs").as_posix() in task.application
             assert task.application_args[-4:-2] == ["--run-date", NIGHT]
             assert dag.user_defined_macros["night"] is night
+            assert task._post_execute_hook.__name__ == "record_night"
 
 
 def _asset_uris(condition):
@@ -110,11 +123,13 @@ def test_the_night_is_the_city_date_of_the_logical_date():
 
 
 def test_an_asset_triggered_run_takes_the_newest_night_of_its_triggering_events():
-    def event(moment):
-        return SimpleNamespace(source_dag_run=SimpleNamespace(logical_date=moment))
+    def event(moment, extra=None):
+        return SimpleNamespace(source_dag_run=SimpleNamespace(logical_date=moment), extra=extra or {})
 
     events = {"standard.a": [event(datetime(2026, 11, 21, 17, tzinfo=timezone.utc))],
               "standard.b": [event(datetime(2026, 11, 22, 17, tzinfo=timezone.utc)), event(None)]}
     assert night(_run(), events) == "2026-11-23"
+    # the base libraries' run was itself asset-triggered: its events carry the night they processed
+    assert night(_run(), {"base.population": [event(None, {"night": "2026-11-24"})]}) == "2026-11-24"
     with pytest.raises(ValueError, match="run r: no logical date"):
         night(_run(), {})

@@ -67,7 +67,7 @@ def test_no_artifact_of_the_night_carries_a_raw_identity_number(nightly):
     _, _, _, data = nightly
     candidate = re.compile(rb"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
     scanned = 0
-    for folder in (data / "reports", data / "airflow" / "logs"):
+    for folder in (data / "reports", data / "airflow" / "logs", data / "lineage"):
         for path in folder.rglob("*"):
             if not path.is_file():
                 continue
@@ -76,3 +76,19 @@ def test_no_artifact_of_the_night_carries_a_raw_identity_number(nightly):
             leaked = [n for n in found if identity.is_valid(n)]
             assert not leaked, f"{path} carries {len(leaked)} identity numbers"
     assert scanned > 10
+
+
+def test_every_task_run_emits_openlineage_events(nightly):
+    from citylake import contracts
+
+    _, _, _, data = nightly
+    events = [json.loads(line) for line in (data / "lineage" / "openlineage.jsonl").read_text().splitlines()]
+    states = {}
+    for event in events:
+        assert event["job"]["namespace"] == "citylake"
+        states.setdefault(event["job"]["name"], set()).add(event["eventType"])
+    expected = {f"citylake_ingest_{name}.{step}_{name}" for name in contracts.load_all() for step in ("land", "standardise")}
+    expected |= {"citylake_base_libraries.build_population", "citylake_base_libraries.build_legal_entity",
+                 "citylake_curated.build_curated", "citylake_curated.nightly_summary"}
+    assert expected <= set(states)
+    assert all(states[job] >= {"START", "COMPLETE"} for job in expected), states

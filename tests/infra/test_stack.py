@@ -38,7 +38,8 @@ def _exports(text):
 
 def _runs(env, dag_id):
     result = run(["airflow", "dags", "list-runs", dag_id, "-o", "json"], env, timeout=120)
-    return json.loads(result.stdout[result.stdout.index("["):])
+    (listing,) = [line for line in result.stdout.splitlines() if line.startswith(("[{", "[]"))]
+    return json.loads(listing)
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,7 @@ def stack(tmp_path_factory):
         # the departments deliver before the scheduler wakes: the stack's own servers, then the city
         for script in ("infra/minio.sh", "infra/postgres.sh"):
             env |= _exports(run([script, "start"], env, timeout=300).stdout)
-        run([".venv/bin/citylake", "generate", "--people", "300", "--seed", "3", "--date", night], env, timeout=300)
+        run([".venv/bin/citylake", "generate", "--people", "1000", "--seed", "3", "--date", night], env, timeout=300)
         env |= _exports(run(["infra/stack.sh", "start"], env, timeout=400).stdout)
         deadline = time.monotonic() + 1800
         while time.monotonic() < deadline:
@@ -73,7 +74,7 @@ def test_the_scheduler_runs_the_night_through_its_assets(stack):
     assert curated["state"] == "success" and curated["run_id"].startswith("asset_triggered__")
     summary = json.loads((data / "reports" / night / "summary.json").read_text(encoding="utf-8"))
     assert summary["lake_root"] == "s3a://citylake/lake"
-    assert summary["base"]["population"] > 250
+    assert summary["base"]["population"] > 900
 
 
 def test_the_airflow_ui_shows_the_run_succeeded(stack, tmp_path):
