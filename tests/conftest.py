@@ -87,3 +87,12 @@ def generated_night(settings_in):
     from citylake import generator
 
     return generator.generate(300, 5, dt.date.fromisoformat(NIGHT), settings_in.incoming_dir, settings_in.truth_dir)
+
+
+def lake_hashes(spark, settings) -> dict[str, str]:
+    """The content hash (citylake.lake.content_hash) of every Delta table of the lake, by layer/name."""
+    from citylake import lake
+    from citylake.maintenance import discover
+
+    return {f"{layer}/{name}": lake.content_hash(lake.read(spark, lake.path(settings, layer, name)))
+            for layer, name in discover(spark, settings.lake_root)}

@@ -10,8 +10,7 @@ import pytest
 from pyspark.errors import AnalysisException
 
 from citylake import lake, spark as citylake_spark
-from citylake.maintenance import discover
-from tests.conftest import NIGHT, PROJECT_ROOT
+from tests.conftest import NIGHT, PROJECT_ROOT, lake_hashes
 from tests.infra.helpers import clean_environment
 
 pytestmark = pytest.mark.slow
@@ -43,11 +42,6 @@ def _kill_when_data_files_appear(process, table_folder, timeout=300):
     raise AssertionError("no data file written in time")
 
 
-def _hashes(spark, settings):
-    return {f"{layer}/{name}": lake.content_hash(lake.read(spark, lake.path(settings, layer, name)))
-            for layer, name in discover(spark, settings.lake_root)}
-
-
 def _generate(settings):
     from datetime import date
 
@@ -62,7 +56,7 @@ def test_a_driver_killed_mid_write_leaves_nothing_partial_and_a_rerun_heals(spar
     _generate(settings_in)
     log = tmp_path / "land.log"
     assert _land(settings_in, "scheduled__clean", log).wait(timeout=600) == 0, log.read_text(errors="replace")[-3000:]
-    uninterrupted = _hashes(spark, settings_in)
+    uninterrupted = lake_hashes(spark, settings_in)
     table_folder = settings_in.data_dir / "lake" / "raw" / SOURCE
     for _attempt in range(3):  # the kill lands before the commit nearly always; if not, again
         shutil.rmtree(settings_in.data_dir / "lake")
@@ -78,5 +72,5 @@ def test_a_driver_killed_mid_write_leaves_nothing_partial_and_a_rerun_heals(spar
         lake.read(spark, lake.path(settings_in, lake.RAW, SOURCE)).count()
 
     assert _land(settings_in, "scheduled__crashed", log).wait(timeout=600) == 0, log.read_text(errors="replace")[-3000:]
-    assert _hashes(spark, settings_in) == uninterrupted
+    assert lake_hashes(spark, settings_in) == uninterrupted
     assert int(uninterrupted[f"raw/{SOURCE}"].split(":")[0]) > 10_000

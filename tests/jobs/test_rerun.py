@@ -2,9 +2,7 @@
 
 import pytest
 
-from citylake import lake
-from citylake.maintenance import discover
-from tests.conftest import NIGHT, load_job
+from tests.conftest import NIGHT, load_job, lake_hashes
 
 pytestmark = pytest.mark.spark
 land = load_job("land")
@@ -23,18 +21,13 @@ def _night(spark, settings, run_id):
     build_curated.build(spark, settings)
 
 
-def _hashes(spark, settings):
-    return {f"{layer}/{name}": lake.content_hash(lake.read(spark, lake.path(settings, layer, name)))
-            for layer, name in discover(spark, settings.lake_root)}
-
-
 def test_running_a_night_twice_leaves_identical_tables(spark, settings_in, generated_night):
     _night(spark, settings_in, "scheduled__first")
-    first = _hashes(spark, settings_in)
+    first = lake_hashes(spark, settings_in)
     assert {"raw/household_registration", "standard/birth_certificates", "base/population",
             "theme/enterprise_legal_representative", "ops/quarantine", "ops/landing_ledger",
             "ops/metrics_history"} <= set(first)
     assert all(not value.startswith("0:") for value in first.values()), first
 
     _night(spark, settings_in, "manual__again")
-    assert _hashes(spark, settings_in) == first
+    assert lake_hashes(spark, settings_in) == first
