@@ -43,7 +43,7 @@ def webhook():
     server.server_close()
 
 
-def _context(task_id, error, dag_id="citylake_nightly", ds="2026-11-23"):
+def _context(task_id, error, dag_id="citylake_ingest_household_registration", ds="2026-11-23"):
     ti = SimpleNamespace(task_id=task_id, dag_id=dag_id, try_number=3)
     return {"ti": ti, "ds": ds, "run_id": f"scheduled__{ds}T02:00:00+00:00", "exception": error,
             "dag": SimpleNamespace(dag_id=dag_id), "task": SimpleNamespace(task_id=task_id)}
@@ -86,13 +86,13 @@ def test_the_callback_logs_one_alert_line_and_posts_it(webhook, monkeypatch, cap
     alerts.on_failure(_context("standardise_household_registration", RuntimeError(GATE_FAILED)))
 
     (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("CITYLAKE ALERT")]
-    assert line.startswith("CITYLAKE ALERT dag=citylake_nightly step=standardise "
+    assert line.startswith("CITYLAKE ALERT dag=citylake_ingest_household_registration step=standardise "
                            "source=household_registration run_date=2026-11-23 ")
     assert "reason=RuntimeError: household_registration: batch" in line
     (post,) = received
     assert post["path"] == "/citylake/alerts" and post["content_type"].startswith("application/json")
     assert post["alert"] | {"reason": None} == {
-        "alert": "citylake task failed", "dag_id": "citylake_nightly",
+        "alert": "citylake task failed", "dag_id": "citylake_ingest_household_registration",
         "task_id": "standardise_household_registration", "step": "standardise",
         "source": "household_registration", "run_date": "2026-11-23",
         "run_id": "scheduled__2026-11-23T02:00:00+00:00", "try_number": 3, "reason": None}
