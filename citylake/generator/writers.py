@@ -131,12 +131,8 @@ def write_csv(contract: Contract, records: Iterable[Record], path: Path, truth: 
         if contract.name in WITH_BOM:
             out.write(BOM)
         out.write((line(delivery.columns) + "\n").encode(encoding))
-        line_number = 1
 
-        def emit(record: Record, copy: bool) -> None:
-            nonlocal line_number
-            line_number += 1
-            damage = None if copy else delivery.damage(record, ("malformed", "undecodable"))
+        def encode(record: Record, damage: str | None) -> bytes:
             text = line(delivery.values(record))
             if damage == "malformed":
                 text += ",多余字段"
@@ -144,14 +140,29 @@ def write_csv(contract: Contract, records: Iterable[Record], path: Path, truth: 
             if damage == "undecodable":
                 cut = raw.index(b",") + 1
                 raw = raw[:cut] + b"\xff\xfe" + raw[cut:]
-            out.write(raw + b"\n")
-            delivery.record(line_number, record, damage is not None, copy)
+            return raw
 
-        for record in records:
-            emit(record, False)
-        for record in delivery.resent:
-            emit(record, True)
+        _write_lines(out, delivery, records, encode, header_lines=1)
     return delivery.close()
+
+
+def _write_lines(out, delivery: "_Delivery", records: Iterable[Record], encode, header_lines: int) -> None:
+    """One line per record, then per re-sent copy (never damaged), numbered after the header
+    lines: ``encode(record, damage)`` gives a line's bytes, ``damage`` "malformed",
+    "undecodable" or None."""
+    line_number = header_lines
+
+    def emit(record: Record, copy: bool) -> None:
+        nonlocal line_number
+        line_number += 1
+        damage = None if copy else delivery.damage(record, ("malformed", "undecodable"))
+        out.write(encode(record, damage) + b"\n")
+        delivery.record(line_number, record, damage is not None, copy)
+
+    for record in records:
+        emit(record, False)
+    for record in delivery.resent:
+        emit(record, True)
 
 
 def write_jsonl(contract: Contract, records: Iterable[Record], path: Path, truth: Path, seed: int,
@@ -159,25 +170,17 @@ def write_jsonl(contract: Contract, records: Iterable[Record], path: Path, truth
     delivery = _Delivery(contract, seed, truth, keep_digests)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as out:
-        line_number = 0
 
-        def emit(record: Record, copy: bool) -> None:
-            nonlocal line_number
-            line_number += 1
-            damage = None if copy else delivery.damage(record, ("malformed", "undecodable"))
+        def encode(record: Record, damage: str | None) -> bytes:
             values = {column: record.values[column] for column in delivery.columns if column in record.values}
             raw = json.dumps(values, ensure_ascii=False, default=_text).encode("utf-8")
             if damage == "malformed":
                 raw = raw[: len(raw) // 2]
             elif damage == "undecodable":
                 raw = raw[:2] + b"\xff\xfe" + raw[2:]
-            out.write(raw + b"\n")
-            delivery.record(line_number, record, damage is not None, copy)
+            return raw
 
-        for record in records:
-            emit(record, False)
-        for record in delivery.resent:
-            emit(record, True)
+        _write_lines(out, delivery, records, encode, header_lines=0)
     return delivery.close()
 
 
