@@ -1,15 +1,25 @@
-"""Standard -> base libraries: one record per valid key, with provenance.
+"""What the three base libraries share: resolution records from standard tables, survivorship,
+and history of changes (SCD type 2).
 
-Pure DataFrame -> DataFrame functions. The walking skeleton's survivorship is simple: the latest
-delivered record wins (later batch, then later line); entity resolution replaces it later.
+The base libraries are built in order (jobs/build_base.py):
 
-A source contributes to a library when its standardised table carries every field of the library
-(population: household registration; legal entity: the enterprise registry and social
-organisations). The library's other sources (births, deaths, marriages, social insurance) are
-standardised and gated but wait for entity resolution, which links them by identity number,
-name and birth date. The credit library has no builder yet: its sources (taxpayer ratings, court
-debtors, licences, penalties) are standardised and gated only; the credit base library comes with
-entity resolution, which links counterparties to the population and legal-entity libraries.
+  population     citylake/population.py: every person record of every source (the population
+                 sources, and natural-person parties of credit records) resolved by
+                 resolution/person.yaml; one golden record per person that a population source
+                 knows
+  legal_entity   citylake/legal_entity.py: every organisation record (the registry, social
+                 organisations, organisation parties of credit records, taxpayers) resolved by
+                 resolution/legal_entity.yaml; one golden record per entity the registry or the
+                 social organisations know; the legal representative linked to the population
+  credit         citylake/credit.py: every licence, penalty, debtor record and tax rating linked
+                 to a person_id or an entity_id through the resolutions, or quarantined with the
+                 reason; credit profiles and the joint-punishment list
+
+A resolution record is one delivered record's view of a person or organisation, under the
+standard field names the resolution configurations read, with a record key that is stable from
+night to night (the source and a hash of the contract's key columns, so no identity number shows
+in it) and the delivered record's provenance (source, batch, line). Pure DataFrame -> DataFrame
+functions; jobs/build_base.py does the reading, resolving and writing.
 """
 
 from __future__ import annotations
@@ -17,83 +27,114 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import reduce
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from citylake.contracts import Contract
-from citylake.standardise import standard_columns
 
-# Base field -> the standardised column it is read from.
-POPULATION_FIELDS = {
-    field: field
-    for field in ("identity_number", "name", "sex", "ethnicity", "birth_date", "household_address",
-                  "division_code")
-}
-LEGAL_ENTITY_FIELDS = {
-    "credit_code": "credit_code",
-    "organisation_code": "credit_code_organisation_code",  # positions 9-17 of the credit code
-    **{
-        field: field
-        for field in ("entity_name", "entity_name_normal", "legal_representative_name",
-                      "legal_representative_identity_number", "established_date",
-                      "registered_capital_wan", "registered_address", "division_code", "status")
-    },
-}
-LIBRARY_FIELDS = {"population": POPULATION_FIELDS, "legal_entity": LEGAL_ENTITY_FIELDS}
+PROVENANCE = ["source", "_batch_id", "_line_number"]
+LIBRARIES = ("population", "legal_entity", "credit")
 
 
-def contributes(contract: Contract, library: str) -> bool:
-    """The source belongs to the library and its standardised table has all the library's fields."""
-    fields = LIBRARY_FIELDS.get(library)
-    return (
-        fields is not None
-        and contract.library == library
-        and set(fields.values()) <= set(standard_columns(contract))
+def record_key(source: str, keys: list[str], role: str | None = None) -> Column:
+    """``<source>:<24 hex digits of the key columns' hash>[:<role>]``: stable across nights."""
+    digest = F.substring(F.sha2(F.concat_ws("|", *[F.coalesce(F.col(k).cast("string"), F.lit("")) for k in keys]),
+                                256), 1, 24)
+    parts = [F.lit(source), digest] + ([F.lit(role)] if role else [])
+    return F.concat_ws(":", *parts)
+
+
+def as_records(standard: DataFrame, source: str, keys: list[str], columns: dict[str, Column | str | None],
+               schema: dict[str, str], *, where: Column | None = None, role: str | None = None) -> DataFrame:
+    """A standard table's rows as resolution records: ``schema``'s columns (field -> Spark type)
+    taken from ``columns`` (a column name, an expression, or None for a null), plus record_key
+    and provenance."""
+    frame = standard if where is None else standard.where(where)
+    selected = []
+    for field, spark_type in schema.items():
+        value = columns.get(field)
+        column = F.lit(None) if value is None else (F.col(value) if isinstance(value, str) else value)
+        selected.append(column.cast(spark_type).alias(field))
+    return frame.select(
+        record_key(source, keys, role).alias("record_key"), F.lit(source).alias("source"), *selected,
+        F.col("_batch_id"), F.col("_line_number").cast("long").alias("_line_number"),
     )
 
 
-def contributing_sources(all_contracts: Iterable[Contract], library: str) -> list[Contract]:
-    """The sources a library is built from, in the order given."""
-    return [contract for contract in all_contracts if contributes(contract, library)]
+def latest_per_record(records: DataFrame) -> DataFrame:
+    """One row per record key: the latest delivered (later batch, then later line), with how many
+    deliveries it had (re-sent copies and nightly snapshots)."""
+    newest_first = Window.partitionBy("record_key").orderBy(F.col("_batch_id").desc(), F.col("_line_number").desc())
+    return (records.withColumn("__rank", F.row_number().over(newest_first))
+            .withColumn("deliveries", F.count(F.lit(1)).over(Window.partitionBy("record_key")))
+            .where(F.col("__rank") == 1).drop("__rank"))
 
 
-def latest_per_key(standard: DataFrame, key: str, fields: list[str]) -> DataFrame:
-    """One row per key: the latest delivered record, with where it came from and how many."""
-    newest_first = Window.partitionBy(key).orderBy(
-        F.col("_batch_id").desc(), F.col("_line_number").desc()
-    )
-    per_key = Window.partitionBy(key)
-    return (
-        standard.filter(F.col(key).isNotNull())
-        .withColumn("_rank", F.row_number().over(newest_first))
-        .withColumn("source_records", F.count(F.lit(1)).over(per_key))
-        .filter(F.col("_rank") == 1)
-        .select(
-            *fields,
-            "source_records",
-            F.col("_source").alias("provenance_source"),
-            F.col("_batch_id").alias("provenance_batch"),
-            F.col("_line_number").alias("provenance_line"),
-        )
-    )
+def union_all(frames: Iterable[DataFrame]) -> DataFrame:
+    return reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), frames)
 
 
-def union_sources(standards: list[DataFrame], fields: dict[str, str]) -> DataFrame:
-    """The standard tables' rows under the base field names (base field -> standard column)."""
-    columns = [F.col(column).alias(field) for field, column in fields.items()]
-    batch = ["_source", "_batch_id", "_line_number"]
-    return reduce(DataFrame.unionByName, [frame.select(*columns, *batch) for frame in standards])
+def survivor(records: DataFrame, key: str, value: str, order: list[Column]) -> DataFrame:
+    """(key, value, value's record_key): per key, the first non-null value in ``order``."""
+    ranked = Window.partitionBy(key).orderBy(*order)
+    return (records.where(F.col(value).isNotNull())
+            .withColumn("__rank", F.row_number().over(ranked)).where(F.col("__rank") == 1)
+            .select(key, value, F.col("record_key").alias(f"{value}_record")))
 
 
-def build_population(standards: list[DataFrame]) -> DataFrame:
-    return latest_per_key(union_sources(standards, POPULATION_FIELDS), "identity_number",
-                          list(POPULATION_FIELDS))
+def priority(source: Column, ranking: list[str]) -> Column:
+    """A sort key: the sources in ``ranking`` first, in that order, then every other source."""
+    expression = F.lit(len(ranking))
+    for position, name in reversed(list(enumerate(ranking))):
+        expression = F.when(source == name, F.lit(position)).otherwise(expression)
+    return expression
 
 
-def build_legal_entity(standards: list[DataFrame]) -> DataFrame:
-    return latest_per_key(union_sources(standards, LEGAL_ENTITY_FIELDS), "credit_code",
-                          list(LEGAL_ENTITY_FIELDS))
+def night_of(batch: Column) -> Column:
+    """A batch id's night (``<source>/<yyyy-mm-dd>``)."""
+    return F.to_date(F.regexp_extract(batch, r"(\d{4}-\d{2}-\d{2})$", 1))
 
 
-# No credit builder yet (see the module's docstring): jobs/build_base.py offers these libraries.
-BUILDERS = {"population": build_population, "legal_entity": build_legal_entity}
+def history(previous: DataFrame | None, current: DataFrame, key: str, tracked: list[str], night: str) -> DataFrame:
+    """SCD type 2: the library's history after ``night``.
+
+    ``previous``: the history table so far (``tracked`` columns, key, valid_from, valid_to,
+    is_current) or None; ``current``: tonight's golden records. A key whose tracked values changed
+    closes its current version (valid_to = night) and opens a new one (valid_from = night); a key
+    gone tonight is closed; unchanged keys keep their version. Versions opened on or after
+    ``night`` are dropped first, so rerunning a night gives the same history."""
+    tonight = F.lit(night).cast("date")
+    fingerprint = F.sha2(F.to_json(F.struct(*[F.col(c) for c in tracked])), 256)
+    now = current.select(key, *tracked).withColumn("__fingerprint", fingerprint)
+    columns = [key, *tracked, "valid_from", "valid_to", "is_current"]
+    if previous is None:
+        return now.select(key, *tracked, tonight.alias("valid_from"), F.lit(None).cast("date").alias("valid_to"),
+                          F.lit(True).alias("is_current"))
+    # undo tonight (a rerun): drop versions opened tonight or later, reopen those closed then
+    kept = (previous.where(F.col("valid_from") < tonight)
+            .withColumn("valid_to", F.when(F.col("valid_to") >= tonight, F.lit(None).cast("date"))
+                        .otherwise(F.col("valid_to")))
+            .withColumn("is_current", F.col("valid_to").isNull()))
+    open_ = kept.where("is_current").withColumn("__fingerprint", fingerprint)
+    closed = kept.where(~F.col("is_current")).select(*columns)
+    compared = open_.select(key, "__fingerprint").alias("o").join(
+        now.select(key, "__fingerprint").alias("n"), key, "full_outer")
+    unchanged = compared.where(F.col("o.__fingerprint") == F.col("n.__fingerprint")).select(key)
+    ending = compared.where(F.col("o.__fingerprint").isNotNull()
+                            & (F.col("n.__fingerprint").isNull() | (F.col("o.__fingerprint") != F.col("n.__fingerprint")))
+                            ).select(key)
+    starting = compared.where(F.col("n.__fingerprint").isNotNull()
+                              & (F.col("o.__fingerprint").isNull() | (F.col("o.__fingerprint") != F.col("n.__fingerprint")))
+                              ).select(key)
+    still_open = open_.join(unchanged, key).select(*columns)
+    now_closed = (open_.join(ending, key).withColumn("valid_to", tonight)
+                  .withColumn("is_current", F.lit(False)).select(*columns))
+    opened = now.join(starting, key).select(key, *tracked, tonight.alias("valid_from"),
+                                            F.lit(None).cast("date").alias("valid_to"), F.lit(True).alias("is_current"))
+    return closed.unionByName(still_open).unionByName(now_closed).unionByName(opened)
+
+
+def feeding_sources(all_contracts: Iterable[Contract], sources: Iterable[str]) -> list[Contract]:
+    """The contracts of ``sources`` that are declared, in the order given."""
+    declared = {contract.name: contract for contract in all_contracts}
+    return [declared[name] for name in sources if name in declared]

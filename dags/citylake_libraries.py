@@ -1,9 +1,11 @@
 """Base libraries and curated tables, scheduled on the lake's assets rather than on the clock.
 
 ``citylake_base_libraries`` runs once the night's standard tables that the libraries are built
-from have all been published by their ingest DAGs (citylake/base.py says which sources feed which
-library); it builds base/population and base/legal_entity (jobs/build_base.py).
-``citylake_curated`` runs when both base libraries are published: the theme tables
+from have all been published by their ingest DAGs (jobs/build_base.py SOURCES says which sources
+feed which library: the credit sources' parties are resolved with the population and the legal
+entities); it builds base/population, then base/legal_entity (which links legal representatives
+to the population's resolution), then base/credit (which links every credit record to both).
+``citylake_curated`` runs when the base libraries are published: the theme tables
 (jobs/build_curated.py), then the night's summary (jobs/nightly_summary.py), which reports every
 source whether it feeds a library or not. An asset-triggered run processes the night of the
 ingest runs that triggered it (citylake/orchestration.py: ``night``).
@@ -16,27 +18,36 @@ from datetime import datetime
 from airflow.sdk import AssetAll, dag
 
 from citylake import contracts
-from citylake.base import BUILDERS, contributing_sources
+from citylake.base import LIBRARIES as LIBRARY_NAMES
+from citylake.base import feeding_sources
+from citylake.credit import CREDIT_SOURCES
+from citylake.legal_entity import ENTITY_SOURCES
 from citylake.orchestration import DAG_KWARGS, asset, spark_job
+from citylake.population import PERSON_SOURCES
 
 SOURCES = contracts.load_all()
-LIBRARY_SOURCES = {library: [c.name for c in contributing_sources(SOURCES.values(), library)]
-                   for library in BUILDERS}  # credit has no base builder yet
-LIBRARIES = [asset("base", library) for library in BUILDERS]
+LIBRARY_SOURCES = {library: [c.name for c in feeding_sources(SOURCES.values(), names)]
+                   for library, names in zip(LIBRARY_NAMES, (PERSON_SOURCES, ENTITY_SOURCES, CREDIT_SOURCES))}
+LIBRARIES = [asset("base", library) for library in LIBRARY_NAMES]
 THEME = asset("theme", "enterprise_legal_representative")
 
 
 @dag(
-    schedule=AssetAll(*[asset("standard", name) for names in LIBRARY_SOURCES.values() for name in names]),
+    schedule=AssetAll(*[asset("standard", name) for name in
+                        dict.fromkeys(name for names in LIBRARY_SOURCES.values() for name in names)]),
     start_date=datetime(2026, 1, 1),
     tags=["citylake", "base"],
     doc_md=__doc__,
     **DAG_KWARGS,
 )
 def citylake_base_libraries():
+    previous = None
     for library, names in LIBRARY_SOURCES.items():
-        spark_job(f"build_{library}", "build_base", ["--library", library],
-                  inlets=[asset("standard", name) for name in names], outlets=[asset("base", library)])
+        built = spark_job(f"build_{library}", "build_base", ["--library", library],
+                          inlets=[asset("standard", name) for name in names], outlets=[asset("base", library)])
+        if previous is not None:
+            previous >> built
+        previous = built
 
 
 @dag(

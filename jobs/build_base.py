@@ -1,31 +1,68 @@
-"""Base libraries: the standardised sources that carry a library's fields, one record per key.
+"""Base libraries: who is who across departments, resolved and kept night to night.
 
     spark-submit jobs/build_base.py --library population --run-date 2026-11-23
+    spark-submit jobs/build_base.py --library legal_entity --run-date 2026-11-23
+    spark-submit jobs/build_base.py --library credit --run-date 2026-11-23
 
-The contributing sources are those of the library whose standardised table has every field of the
-library (citylake/base.py: household registration for population; the enterprise registry and
-social organisations for legal_entity); the library's other sources wait for entity resolution.
-Refuses to build from stale contributing sources (each one's newest landed batch may be at most
-its contract's freshness_days old). Keeps one record per valid key (population: identity number;
-legal_entity: credit code) with provenance, audits it with expectations/base.<library>.json and
-only then replaces base/<library>. Credit has no base builder yet (see citylake/base.py).
+In that order (legal_entity reads the population's resolution, credit reads both).
+
+population, legal_entity: the night's person (organisation) records of every source
+(citylake/population.py, citylake/legal_entity.py) are resolved with resolution/<config>.yaml.
+The first night is a full resolution; later nights are incremental against the previous night's
+resolution and model (only new and changed records are scored; ids persist, merges and splits go
+to the id history). Written, per night so a rerun replaces its own night:
+
+  base/<library>_records        every record with its person_id/entity_id, how it was resolved
+                                and why it is flagged (partitioned by night)
+  base/<library>_id_history     new ids, merges, splits, moves, removals
+  base/resolution_review        conflicts (one identifier, clearly different people or names)
+                                and probable matches for a clerk; never merged silently
+  base/resolution_models        the fitted model, reused by the next night's incremental run
+and, after the gate expectations/base.<library>.json passes, the golden records base/<library>
+and their SCD type 2 history base/<library>_history. The resolution's report (counts, timings,
+model; no personal data) goes to reports/<date>/resolution/<library>.json.
+
+credit: citylake/credit.py: base/credit (every credit record linked to a person or entity),
+the unlinked ones in ops/quarantine (stage credit_linkage, with the reason), base/credit_profile_
+entity, base/credit_profile_person and base/joint_punishment.
+
+Refuses to build from stale sources: the library's anchor source (household registration,
+the enterprise registry) must have landed, and every source it reads must be at most its
+contract's freshness_days old.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from datetime import date
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from citylake import contracts, job, lake, quality
-from citylake.base import BUILDERS, contributing_sources
+from citylake import base, contracts, credit, job, lake, quality
+from citylake.legal_entity import ENTITY_SOURCES, entity_records, golden_legal_entity
 from citylake.metrics import freshness_check
-from citylake.settings import Settings
+from citylake.population import PERSON_SOURCES, golden_population, person_records
+from citylake.resolution import Model, load_config, resolve, resolve_incremental
+from citylake.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger("citylake.build_base")
+
+LIBRARIES = base.LIBRARIES
+SOURCES = {"population": PERSON_SOURCES, "legal_entity": ENTITY_SOURCES, "credit": credit.CREDIT_SOURCES}
+ANCHOR_SOURCES = {"population": ["household_registration"], "legal_entity": ["enterprise_registry"],
+                  "credit": []}
+CONFIGS = {"population": "person.yaml", "legal_entity": "legal_entity.yaml"}
+TRACKED = {
+    "population": ["identity_number", "name", "sex", "birth_date", "ethnicity", "address", "division_code",
+                   "death_date"],
+    "legal_entity": ["credit_code", "entity_name", "legal_representative_name", "legal_representative_person_id",
+                     "registered_address", "division_code", "status"],
+}
+KEYS = {"population": "person_id", "legal_entity": "entity_id"}
+CREDIT_STAGE = "credit_linkage"
 
 
 def latest_landed(spark: SparkSession, settings: Settings, run_date: str) -> dict[str, date]:
@@ -36,7 +73,7 @@ def latest_landed(spark: SparkSession, settings: Settings, run_date: str) -> dic
     rows = (
         lake.read(spark, path)
         .filter(F.col("status") == "landed")
-        .withColumn("night", F.to_date(F.regexp_extract("batch_id", r"(\d{4}-\d{2}-\d{2})$", 1)))
+        .withColumn("night", base.night_of(F.col("batch_id")))
         .filter(F.col("night") <= F.lit(run_date).cast("date"))
         .groupBy("source")
         .agg(F.max("night").alias("night"))
@@ -45,45 +82,173 @@ def latest_landed(spark: SparkSession, settings: Settings, run_date: str) -> dic
     return {row.source: row.night for row in rows}
 
 
-def build(spark: SparkSession, settings: Settings, library: str, run_date: str, run_id: str) -> int:
-    feeding = contributing_sources(contracts.load_all().values(), library)
-    sources = [c.name for c in feeding]
+def standard_tables(spark: SparkSession, settings: Settings, library: str, run_date: str
+                    ) -> tuple[dict[str, DataFrame], list[str]]:
+    """The library's sources' standard tables, each its latest batch up to tonight (a night's
+    extract is the department's whole current set, so a record missing from it is gone), after the
+    freshness check."""
+    declared = base.feeding_sources(contracts.load_all().values(), SOURCES[library])
     landed = latest_landed(spark, settings, run_date)
-    freshness = [
-        freshness_check(c.name, landed.get(c.name), date.fromisoformat(run_date), c.freshness_days)
-        for c in feeding
-    ]
-    stale = [check.describe() for check in freshness if not check.passed]
+    night = date.fromisoformat(run_date)
+    checks = [freshness_check(c.name, landed.get(c.name), night, c.freshness_days)
+              for c in declared if c.name in landed or c.name in ANCHOR_SOURCES[library]]
+    stale = [check.describe() for check in checks if not check.passed]
     if stale:
         raise quality.GateFailed(f"{library}: not built, stale sources: {'; '.join(stale)}")
-    standards = [
-        lake.read(spark, lake.path(settings, lake.STANDARD, source)).filter(
-            f"_batch_id <= {lake.sql_literal(lake.batch_id(source, run_date))}"
-        )
-        for source in sources
-        if lake.exists(spark, lake.path(settings, lake.STANDARD, source))
-    ]
+    standards = {}
+    for contract in declared:
+        path = lake.path(settings, lake.STANDARD, contract.name)
+        if contract.name in landed and lake.exists(spark, path):
+            # each night's extract is the department's whole current set: its latest batch
+            latest_batch = lake.batch_id(contract.name, landed[contract.name].isoformat())
+            standards[contract.name] = lake.read(spark, path).filter(
+                f"_batch_id = {lake.sql_literal(latest_batch)}")
     if not standards:
-        raise RuntimeError(f"{library}: no standardised source yet (sources: {', '.join(sources)})")
-    library_table = BUILDERS[library](standards).persist()
-    suite = f"base.{library}"
-    report = quality.run_gate(library_table, suite, run_id, settings.reports_dir / "gx")
-    quality.write_report(settings.reports_dir, run_date, report,
-                         freshness=[check.describe() for check in freshness])
+        raise RuntimeError(f"{library}: no standardised source yet (sources: {', '.join(SOURCES[library])})")
+    return standards, [check.describe() for check in checks]
+
+
+def _night_table(spark: SparkSession, settings: Settings, name: str, before: str, library: str | None = None
+                 ) -> tuple[DataFrame | None, str | None]:
+    """A per-night table's latest night before ``before`` (and that night), or (None, None)."""
+    path = lake.path(settings, lake.BASE, name)
+    if not lake.exists(spark, path):
+        return None, None
+    table = lake.read(spark, path).where(F.col("night") < F.lit(before).cast("date"))
+    if library is not None:
+        table = table.where(F.col("library") == library)
+    latest = table.agg(F.max("night")).first()[0]
+    if latest is None:
+        return None, None
+    return table.where(F.col("night") == F.lit(latest)), str(latest)
+
+
+def _write_night(frame: DataFrame, settings: Settings, name: str, run_date: str, library: str | None = None) -> None:
+    predicate = f"night = DATE {lake.sql_literal(run_date)}"
+    frame = frame.withColumn("night", F.lit(run_date).cast("date"))
+    if library is not None:
+        predicate += f" AND library = {lake.sql_literal(library)}"
+        frame = frame.withColumn("library", F.lit(library))
+    lake.replace_where(frame, lake.path(settings, lake.BASE, name), predicate)
+
+
+def resolve_library(spark: SparkSession, settings: Settings, library: str, records: DataFrame, run_date: str,
+                    mode: str) -> DataFrame:
+    """Resolves tonight's records (full or incremental), writes the per-night tables, returns the
+    resolved records as written."""
+    config = load_config(PROJECT_ROOT / "resolution" / CONFIGS[library])
+    previous, previous_night = _night_table(spark, settings, f"{library}_records", run_date)
+    models, _ = _night_table(spark, settings, "resolution_models", run_date, library)
+    incremental = mode == "incremental" or (mode == "auto" and previous is not None and models is not None)
+    if incremental:
+        if previous is None or models is None:
+            raise RuntimeError(f"{library}: --mode incremental needs an earlier night's resolution")
+        model = Model.from_dict(json.loads(models.first()["model"]))
+        result = resolve_incremental(previous.drop("night"), records, config, model, salt=run_date)
+    else:
+        previous_ids = None if previous is None else previous.select("record_key", config.ids.column)
+        result = resolve(records, config, previous_ids=previous_ids, salt=run_date)
+    report = result.report | {"mode": "incremental" if incremental else "full", "previous_night": previous_night}
+    folder = settings.reports_dir / run_date / "resolution"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{library}.json").write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str))
+
+    _write_night(result.records, settings, f"{library}_records", run_date)
+    _write_night(result.history, settings, f"{library}_id_history", run_date)
+    review = (result.conflicts.select(F.lit("identifier_conflict").alias("kind"), "record_key",
+                                      F.col("representative_key").alias("other_key"), "masked_identifier",
+                                      F.lit(None).cast("double").alias("probability"))
+              .unionByName(result.review.select(F.col("reason").alias("kind"), F.col("left_key").alias("record_key"),
+                                                F.col("right_key").alias("other_key"),
+                                                F.lit(None).cast("string").alias("masked_identifier"),
+                                                "probability")))
+    _write_night(review, settings, "resolution_review", run_date, library)
+    model_row = spark.createDataFrame([(json.dumps(result.model.to_dict(), sort_keys=True),)], "model string")
+    _write_night(model_row, settings, "resolution_models", run_date, library)
+    log.info("%s: %s resolution of %d records into %d clusters (%s conflicts, %s review pairs)", library,
+             report["mode"], report.get("records", 0), report.get("clusters", 0), report.get("conflicts"),
+             report.get("review_pairs"))
+    return lake.read(spark, lake.path(settings, lake.BASE, f"{library}_records")).where(
+        F.col("night") == F.lit(run_date).cast("date"))
+
+
+def publish(spark: SparkSession, settings: Settings, library: str, golden: DataFrame, run_date: str, run_id: str,
+            freshness: list[str]) -> int:
+    """Gate, then replace base/<library> and update its SCD2 history."""
+    golden = golden.localCheckpoint()
+    report = quality.run_gate(golden, f"base.{library}", run_id, settings.reports_dir / "gx")
+    quality.write_report(settings.reports_dir, run_date, report, freshness=freshness)
     if not report.passed:
         raise quality.GateFailed(f"{library}: not published: {report.summary()}")
-    lake.overwrite(library_table, lake.path(settings, lake.BASE, library))
-    rows = lake.read(spark, lake.path(settings, lake.BASE, library)).count()
-    library_table.unpersist()
+    lake.overwrite(golden, lake.path(settings, lake.BASE, library))
+    if library in TRACKED:
+        history_path = lake.path(settings, lake.BASE, f"{library}_history")
+        previous = lake.read(spark, history_path).localCheckpoint() if lake.exists(spark, history_path) else None
+        lake.overwrite(base.history(previous, golden, KEYS[library], TRACKED[library], run_date), history_path)
+    return lake.read(spark, lake.path(settings, lake.BASE, library)).count()
+
+
+def build_credit(spark: SparkSession, settings: Settings, standards: dict[str, DataFrame], run_date: str,
+                 run_id: str, freshness: list[str]) -> int:
+    def tonight(name: str) -> DataFrame:
+        return lake.read(spark, lake.path(settings, lake.BASE, name)).where(
+            F.col("night") == F.lit(run_date).cast("date"))
+
+    population = lake.read(spark, lake.path(settings, lake.BASE, "population"))
+    legal_entity = lake.read(spark, lake.path(settings, lake.BASE, "legal_entity"))
+    records = credit.credit_records(standards)
+    linked, unlinked = credit.link(records, tonight("population_records"), tonight("legal_entity_records"),
+                                   population, legal_entity)
+    linked = linked.localCheckpoint()
+    quarantined = unlinked.select(
+        lake.quarantine_id_col(F.col("_batch_id"), F.lit(CREDIT_STAGE), F.col("_line_number")).alias("quarantine_id"),
+        F.lit("open").alias("status"), F.col("source"), F.col("_batch_id").alias("batch_id"),
+        F.lit(run_id).alias("run_id"), F.lit(CREDIT_STAGE).alias("stage"),
+        F.concat(F.lit("CR-LINK-"), F.col("reason")).alias("rule_id"), F.col("reason"),
+        F.lit(None).cast("string").alias("file"), F.col("_line_number").cast("int").alias("line_number"),
+        F.to_json(F.struct("record_key", "record_type", "party_kind", "reference")).alias("record"),
+        F.current_timestamp().alias("quarantined_at"))
+    lake.replace_where(quarantined, lake.path(settings, *lake.QUARANTINE),
+                       f"stage = {lake.sql_literal(CREDIT_STAGE)}")
+    rows = publish(spark, settings, "credit", linked, run_date, run_id, freshness)
+    linked = lake.read(spark, lake.path(settings, lake.BASE, "credit"))
+    lake.overwrite(credit.entity_profiles(legal_entity, linked), lake.path(settings, lake.BASE, "credit_profile_entity"))
+    lake.overwrite(credit.person_profiles(population, linked), lake.path(settings, lake.BASE, "credit_profile_person"))
+    lake.overwrite(credit.joint_punishment(legal_entity, linked), lake.path(settings, lake.BASE, "joint_punishment"))
+    log.info("credit: %d records linked, %d quarantined", rows, unlinked.count())
     return rows
+
+
+def build(spark: SparkSession, settings: Settings, library: str, run_date: str, run_id: str,
+          mode: str = "auto") -> int:
+    standards, freshness = standard_tables(spark, settings, library, run_date)
+    if library == "credit":
+        return build_credit(spark, settings, standards, run_date, run_id, freshness)
+    if library == "population":
+        resolved = resolve_library(spark, settings, library, person_records(standards), run_date, mode)
+        golden = golden_population(resolved)
+    else:
+        resolved = resolve_library(spark, settings, library, entity_records(standards), run_date, mode)
+        people_path = lake.path(settings, lake.BASE, "population_records")
+        population_path = lake.path(settings, lake.BASE, "population")
+        if lake.exists(spark, people_path) and lake.exists(spark, population_path):
+            # representatives link to golden persons only, never to a person known from credit alone
+            people = (lake.read(spark, people_path).where(F.col("night") == F.lit(run_date).cast("date"))
+                      .join(lake.read(spark, population_path).select("person_id"), "person_id", "left_semi"))
+        else:
+            people = spark.createDataFrame([], "identity_number string, person_id string, resolved_by string")
+        golden = golden_legal_entity(resolved, people)
+    return publish(spark, settings, library, golden, run_date, run_id, freshness)
 
 
 def main(argv: list[str] | None = None) -> int:
     arguments = job.parser(__doc__)
-    arguments.add_argument("--library", required=True, choices=sorted(BUILDERS))
+    arguments.add_argument("--library", required=True, choices=LIBRARIES)
+    arguments.add_argument("--mode", choices=("auto", "full", "incremental"), default="auto",
+                           help="auto: incremental when an earlier night's resolution exists")
     args = arguments.parse_args(argv)
     settings, spark = job.start(f"base-{args.library}")
-    rows = build(spark, settings, args.library, args.run_date, job.run_id(args))
+    rows = build(spark, settings, args.library, args.run_date, job.run_id(args), args.mode)
     log.info("base/%s: %d records", args.library, rows)
     return 0
 

@@ -31,8 +31,10 @@ Normaliser = Literal[
     "division_code",  # GB/T 2260: as code, with its city (4) and province (2) prefixes
     "address",  # half-width, no white space
     "text",  # trimmed
+    "source_identifier",  # a department's own number for the party (an insured person number): as code
 ]
-IDENTIFIER_NORMALISERS = ("identity_number", "credit_code", "organisation_code", "registration_number")
+IDENTIFIER_NORMALISERS = ("identity_number", "credit_code", "organisation_code", "registration_number",
+                          "source_identifier")
 
 ComparisonType = Literal[
     "exact",  # exact

@@ -99,3 +99,17 @@ def blocking_completeness_counts(frame: DataFrame) -> dict:
            .agg(F.sum(_pairs(F.col("n"))).alias("all"),
                 F.sum(_pairs(F.col("n")) - _pairs(F.col("a"))).alias("unanchored")).first())
     return {"true_pairs": int(row["all"] or 0), "true_pairs_with_unanchored": int(row["unanchored"] or 0)}
+
+
+def pairwise_involving(frame: DataFrame, predicted: str, truth: str, subset: str) -> dict:
+    """Pairwise precision, recall and F1 over the pairs with at least one record of ``subset`` (a
+    boolean column), e.g. the records without a valid identifier: all pairs minus the pairs whose
+    two records are both outside the subset (pair counts add up)."""
+    everything = pairwise(frame, predicted, truth)
+    outside = pairwise(frame.where(~F.col(subset)), predicted, truth)
+    tp = everything["true_positive_pairs"] - outside["true_positive_pairs"]
+    predicted_pairs = everything["predicted_pairs"] - outside["predicted_pairs"]
+    true_pairs = everything["true_pairs"] - outside["true_pairs"]
+    precision, recall = _ratio(tp, predicted_pairs), _ratio(tp, true_pairs)
+    return {"precision": precision, "recall": recall, "f1": _f1(precision, recall), "true_positive_pairs": tp,
+            "predicted_pairs": predicted_pairs, "true_pairs": true_pairs}

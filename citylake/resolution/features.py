@@ -69,6 +69,7 @@ SUFFIXES: dict[str, tuple[str, ...]] = {
     "credit_code": (*IDENTIFIER_SUFFIXES, "organisation_code"),
     "organisation_code": IDENTIFIER_SUFFIXES,
     "registration_number": IDENTIFIER_SUFFIXES,
+    "source_identifier": IDENTIFIER_SUFFIXES,
     "person_name": ("pinyin", "surname", "surname_pinyin", "given", "given_pinyin", "length",
                     *(f"variant{i}" for i in range(1, VARIANTS + 1))),
     "company_name": ("normal", "core", "sorted"),
@@ -236,7 +237,7 @@ def normalised_value(normaliser: str, value: Column, source_type: T.DataType) ->
     text = value if isinstance(source_type, T.StringType) else value.cast("string")
     if normaliser == "identity_number":
         return compact(F.translate(text, "＊", "*"))  # 15 -> 18 in derived_stages
-    if normaliser in ("credit_code", "registration_number", "code", "division_code"):
+    if normaliser in ("credit_code", "registration_number", "code", "division_code", "source_identifier"):
         return compact(text)
     if normaliser == "organisation_code":
         # printed with a hyphen (MA1MRHG2-0); a credit code carries it at positions 9-17
@@ -273,6 +274,8 @@ def derived_stages(field: str, normaliser: str) -> list[dict[str, Column]]:
         return _identifier(field, codes.organisation_code_valid_col(value))
     if normaliser == "registration_number":
         return _identifier(field, codes.registration_number_valid_col(value))
+    if normaliser == "source_identifier":  # any delivered value identifies, within its department
+        return _identifier(field, value.isNotNull())
     if normaliser == "person_name":
         return person_name_features(field)
     if normaliser == "company_name":

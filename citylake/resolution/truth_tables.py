@@ -142,3 +142,28 @@ def person_table(spark, incoming_dir: Path, truth_dir: Path, run_date: date | st
 def entity_table(spark, incoming_dir: Path, truth_dir: Path, run_date: date | str, sources: list[str] | None = None):
     return spark.createDataFrame(entity_rows(incoming_dir, truth_dir, run_date, sources),
                                  ", ".join(f"{column} string" for column in ENTITY_COLUMNS))
+
+
+def lake_truth(spark, truth_dir: Path, nights: list[str]):
+    """The generator's truth as a frame: night, source, _line_number, truth_key, related (the
+    ``role:key`` list: a marriage's wife, a licence's legal representative, ...)."""
+    rows = []
+    for night in nights:
+        for path in sorted((Path(truth_dir) / night).glob("*.csv")):
+            with path.open(encoding="utf-8") as handle:
+                rows += [(night, path.stem, int(row["line_number"]), row["truth_key"], row["related"])
+                         for row in csv.DictReader(handle) if row["outcome"] != "landing_quarantine"]
+    return spark.createDataFrame(
+        rows, "night string, source string, _line_number long, truth_key string, related string")
+
+
+def with_truth(records, truth):
+    """Resolution records (citylake/base.py: source, _batch_id, _line_number, role) with their true
+    key as ``truth``: the line's truth key, or for a marriage's wife the ``wife:`` key."""
+    from pyspark.sql import functions as F
+
+    night = F.regexp_extract(F.col("_batch_id"), r"(\d{4}-\d{2}-\d{2})$", 1)
+    joined = records.withColumn("night", night).join(truth, ["night", "source", "_line_number"], "left")
+    wife = F.regexp_extract(F.col("related"), r"wife:([A-Z0-9]+)", 1)
+    return joined.withColumn("truth", F.when(F.col("role") == "wife", wife).otherwise(F.col("truth_key"))
+                             ).drop("truth_key", "related")

@@ -1,47 +1,70 @@
+import datetime as dt
+
 import pytest
 
-from citylake.base import latest_per_key
+from citylake.base import as_records, history, latest_per_record, priority, record_key, survivor
 
 pytestmark = pytest.mark.spark
+D = dt.date.fromisoformat
 
 
-def test_latest_record_wins_and_provenance_is_kept(spark):
+def test_record_keys_are_stable_hide_the_key_and_name_the_role(spark):
+    frame = spark.createDataFrame([("11010519491231002X", "C1")], "identity_number string, cert string")
+    row = frame.select(record_key("household_registration", ["identity_number"]).alias("a"),
+                       record_key("marriage_registrations", ["cert"], "wife").alias("b")).first()
+    assert row.a.startswith("household_registration:") and len(row.a.split(":")[1]) == 24
+    assert "11010519491231002X" not in row.a
+    assert row.b.startswith("marriage_registrations:") and row.b.endswith(":wife")
+    again = frame.select(record_key("household_registration", ["identity_number"]).alias("a")).first()
+    assert again.a == row.a
+
+
+def test_latest_delivery_of_each_record_wins_and_deliveries_are_counted(spark):
     standard = spark.createDataFrame(
-        [
-            ("A", "old name", "hr", "hr/2026-11-22", 9),
-            ("A", "new name", "hr", "hr/2026-11-23", 2),
-            ("A", "same night, earlier line", "hr", "hr/2026-11-23", 1),
-            ("B", "only", "hr", "hr/2026-11-23", 5),
-            (None, "no key", "hr", "hr/2026-11-23", 6),
-        ],
-        "k string, name string, _source string, _batch_id string, _line_number int",
-    )
-    rows = {r.k: r for r in latest_per_key(standard, "k", ["k", "name"]).collect()}
-    assert set(rows) == {"A", "B"}
-    assert rows["A"].name == "new name" and rows["A"].source_records == 3
-    assert (rows["A"].provenance_batch, rows["A"].provenance_line) == ("hr/2026-11-23", 2)
+        [("A", "old name", "hr/2026-11-22", 9), ("A", "new name", "hr/2026-11-23", 2),
+         ("A", "same night, earlier line", "hr/2026-11-23", 1), ("B", "only", "hr/2026-11-23", 5)],
+        "k string, name string, _batch_id string, _line_number int")
+    records = as_records(standard, "hr", ["k"], {"name": "name", "sex": None}, {"name": "string", "sex": "string"})
+    rows = sorted(latest_per_record(records).collect(), key=lambda r: r.name)
+    assert [(r.name, r.deliveries, r._line_number) for r in rows] == [("new name", 3, 2), ("only", 1, 5)]
+    assert rows[0].sex is None and rows[0].source == "hr"
 
 
-def test_a_library_is_built_from_the_sources_that_carry_all_its_fields():
-    from citylake import contracts
-    from citylake.base import contributing_sources
+def test_survivor_takes_the_first_non_null_value_in_order(spark):
+    records = spark.createDataFrame(
+        [("p1", "r1", "social", None), ("p1", "r2", "household", "张三"), ("p1", "r3", "death", "张叁"),
+         ("p2", "r4", "social", "李四")], "person_id string, record_key string, source string, name string")
+    order = [priority(records.source, ["household", "death"])]
+    rows = {r.person_id: r for r in survivor(records, "person_id", "name", order).collect()}
+    assert (rows["p1"].name, rows["p1"].name_record) == ("张三", "r2")
+    assert (rows["p2"].name, rows["p2"].name_record) == ("李四", "r4")  # an unranked source still counts
 
-    every = contracts.load_all().values()
-    assert [c.name for c in contributing_sources(every, "population")] == ["household_registration"]
-    assert [c.name for c in contributing_sources(every, "legal_entity")] == ["enterprise_registry", "social_organisations"]
-    assert contributing_sources(every, "credit") == []  # no credit builder yet
+
+def _history(spark, rows):
+    return spark.createDataFrame(rows, "k string, v string, valid_from date, valid_to date, is_current boolean")
 
 
-def test_legal_entity_reads_the_organisation_code_inside_the_credit_code(spark):
-    from citylake.base import LEGAL_ENTITY_FIELDS, build_legal_entity
+def test_history_opens_closes_and_keeps_versions(spark):
+    current = spark.createDataFrame([("a", "1"), ("b", "2")], "k string, v string")
+    first = history(None, current, "k", ["v"], "2026-11-23")
+    assert {(r.k, r.v, r.valid_from, r.is_current) for r in first.collect()} == {
+        ("a", "1", D("2026-11-23"), True), ("b", "2", D("2026-11-23"), True)}
+    tonight = spark.createDataFrame([("a", "1"), ("b", "3"), ("c", "4")], "k string, v string")
+    second = {(r.k, r.v, r.valid_from, r.valid_to, r.is_current)
+              for r in history(first, tonight, "k", ["v"], "2026-11-24").collect()}
+    assert second == {("a", "1", D("2026-11-23"), None, True),
+                      ("b", "2", D("2026-11-23"), D("2026-11-24"), False),
+                      ("b", "3", D("2026-11-24"), None, True),
+                      ("c", "4", D("2026-11-24"), None, True)}
 
-    fields = list(dict.fromkeys(LEGAL_ENTITY_FIELDS.values()))
-    values = dict.fromkeys(fields, "x") | {"credit_code": "91320621MA1MRHG205",
-                                           "credit_code_organisation_code": "MA1MRHG20"}
-    standard = spark.createDataFrame(
-        [(*values.values(), "enterprise_registry", "enterprise_registry/2026-11-23", 2)],
-        ", ".join(f"{field} string" for field in fields) + ", _source string, _batch_id string, _line_number int",
-    )
-    row = build_legal_entity([standard]).first()
-    assert row.credit_code == "91320621MA1MRHG205" and row.organisation_code == "MA1MRHG20"
-    assert "credit_code_organisation_code" not in build_legal_entity([standard]).columns
+
+def test_history_of_a_rerun_night_is_the_same_and_a_gone_key_is_closed(spark):
+    previous = _history(spark, [("a", "1", D("2026-11-23"), D("2026-11-24"), False),
+                                ("a", "2", D("2026-11-24"), None, True),
+                                ("b", "9", D("2026-11-23"), None, True)])
+    tonight = spark.createDataFrame([("a", "2")], "k string, v string")
+    rerun = {(r.k, r.v, r.valid_from, r.valid_to, r.is_current)
+             for r in history(previous, tonight, "k", ["v"], "2026-11-24").collect()}
+    assert rerun == {("a", "1", D("2026-11-23"), D("2026-11-24"), False),
+                     ("a", "2", D("2026-11-24"), None, True),
+                     ("b", "9", D("2026-11-23"), D("2026-11-24"), False)}

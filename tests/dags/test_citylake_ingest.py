@@ -66,6 +66,7 @@ def test_every_lake_writing_task_declares_its_outlets(dagbag):
         assert outlets[f"standardise_{name}"] == {f"citylake://standard/{name}"}
     assert outlets["build_population"] == {"citylake://base/population"}
     assert outlets["build_legal_entity"] == {"citylake://base/legal_entity"}
+    assert outlets["build_credit"] == {"citylake://base/credit"}
     assert outlets["build_curated"] == {"citylake://theme/enterprise_legal_representative"}
 
 
@@ -99,15 +100,21 @@ def _asset_uris(condition):
 
 def test_libraries_wait_for_the_standard_tables_they_are_built_from(dagbag):
     base = dagbag.dags["citylake_base_libraries"]
-    assert _asset_uris(base.timetable.asset_condition) == {
-        "citylake://standard/household_registration", "citylake://standard/enterprise_registry",
-        "citylake://standard/social_organisations"}
+    # every source feeds a library: the credit sources' parties are resolved with the population
+    # and the legal entities
+    assert _asset_uris(base.timetable.asset_condition) == {f"citylake://standard/{name}" for name in SOURCES}
     inlets = {t.task_id: {a.uri for a in t.inlets} for t in base.tasks}
-    assert inlets["build_population"] == {"citylake://standard/household_registration"}
-    assert "build_credit" not in inlets  # credit has no base builder yet
+    assert "citylake://standard/household_registration" in inlets["build_population"]
+    assert "citylake://standard/dishonest_debtors" in inlets["build_population"]
+    assert "citylake://standard/enterprise_registry" not in inlets["build_population"]
+    assert inlets["build_credit"] == {f"citylake://standard/{name}" for name in (
+        "administrative_licences", "administrative_penalties", "dishonest_debtors", "taxpayer_credit_ratings")}
+    # legal entities read the population's resolution, credit reads both
+    assert base.get_task("build_legal_entity").upstream_task_ids == {"build_population"}
+    assert base.get_task("build_credit").upstream_task_ids == {"build_legal_entity"}
     curated = dagbag.dags["citylake_curated"]
-    assert _asset_uris(curated.timetable.asset_condition) == {"citylake://base/population",
-                                                              "citylake://base/legal_entity"}
+    assert _asset_uris(curated.timetable.asset_condition) == {
+        "citylake://base/population", "citylake://base/legal_entity", "citylake://base/credit"}
     assert curated.get_task("nightly_summary").upstream_task_ids == {"build_curated"}
     assert curated.get_task("nightly_summary").trigger_rule == "all_done"
 
