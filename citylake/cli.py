@@ -5,6 +5,7 @@
     citylake sources validate | sources preview NAME --date D
     citylake quarantine list|export|replay ...
     citylake resolve --config resolution/person.yaml --input people.csv --output out/
+    citylake sql "SELECT ... FROM theme.person_profile ..." [--format table|csv|parquet]
     citylake airflow-env            (shell exports that point Airflow at this project)
 """
 
@@ -206,6 +207,46 @@ def resolve_command(config_path: str, input_path: str, output_dir: Path, previou
         raise click.ClickException(str(error))
     click.echo(f"{report['records']} records -> {report.get('clusters', '?')} clusters; "
                f"{report['links']['accepted']} links; written to {output_dir}")
+
+
+@main.command("sql")
+@click.argument("statement")
+@click.option("--user", default=None, help="who asks (default: the login name); access/roles.yaml gives the role")
+@click.option("--format", "output_format", type=click.Choice(["table", "csv", "parquet"]), default="table",
+              show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="write the answer here (parquet needs it; csv and table default to the terminal)")
+@click.option("--engine", type=click.Choice(["datafusion", "spark"]), default="datafusion", show_default=True,
+              help="datafusion: delta-rs, no JVM; spark: Spark SQL for heavy queries")
+@click.option("--max-rows", type=int, default=50, show_default=True, help="rows shown by --format table")
+def sql_command(statement: str, user: str | None, output_format: str, output: Path | None, engine: str,
+                max_rows: int) -> None:
+    """Answers SQL on the lake's tables (<layer>.<table>) for your role; every query is audited."""
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
+    from citylake import analysts
+
+    try:
+        answer = analysts.query(citylake_settings.load(), statement, user=user, engine=engine)
+    except (analysts.AccessDenied, analysts.QueryError) as error:
+        raise click.ClickException(str(error)) from None
+    if output_format == "parquet":
+        if output is None:
+            raise click.UsageError("--format parquet needs --output FILE")
+        pq.write_table(answer.table, output)
+    elif output_format == "csv":
+        if output is None:
+            sink = sys.stdout.buffer
+            pa_csv.write_csv(answer.table, sink)
+        else:
+            pa_csv.write_csv(answer.table, output)
+    else:
+        frame = answer.table.slice(0, max_rows).to_pandas()
+        text = frame.to_string(index=False) if len(frame.columns) else "(no columns)"
+        (output.write_text(text + "\n", encoding="utf-8") if output else click.echo(text))
+    click.echo(f"{answer.table.num_rows} rows in {answer.seconds:.2f}s ({answer.role} {answer.user}; "
+               f"{', '.join(answer.tables)})", err=True)
 
 
 @main.command("airflow-env")

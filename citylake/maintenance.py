@@ -48,7 +48,12 @@ log = logging.getLogger("citylake.maintenance")
 ZORDER_KEYS: dict[tuple[str, str], list[str]] = {
     (lake.BASE, "population"): ["identity_number"],
     (lake.BASE, "legal_entity"): ["credit_code"],
+    (lake.BASE, "population_records"): ["record_key"],
+    (lake.BASE, "legal_entity_records"): ["record_key"],
+    (lake.BASE, "credit"): ["record_key"],
     (lake.THEME, "enterprise_legal_representative"): ["credit_code"],
+    (lake.THEME, "entity_credit_profile"): ["credit_code"],
+    (lake.THEME, "person_profile"): ["person_id"],
     lake.QUARANTINE: ["source", "batch_id"],
     lake.METRICS_HISTORY: ["table", "metric"],
 }

@@ -9,6 +9,7 @@ def render(summary: dict) -> str:
         f"  lake     {summary['lake_root']}",
         f"  reports  {summary['reports']}",
         f"  docs     {summary.get('data_docs') or '-'}",
+        f"  catalog  {summary.get('catalog') or '-'}",
         "",
         f"  {'source':<28}{'status':<10}{'read':>8}{'raw':>8}{'q-land':>8}{'standard':>10}{'q-std':>8}",
     ]

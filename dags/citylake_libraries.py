@@ -21,6 +21,7 @@ from citylake import contracts
 from citylake.base import LIBRARIES as LIBRARY_NAMES
 from citylake.base import feeding_sources
 from citylake.credit import CREDIT_SOURCES
+from citylake.curated import THEMES as THEMES_BUILT
 from citylake.legal_entity import ENTITY_SOURCES
 from citylake.orchestration import DAG_KWARGS, asset, spark_job
 from citylake.population import PERSON_SOURCES
@@ -29,7 +30,7 @@ SOURCES = contracts.load_all()
 LIBRARY_SOURCES = {library: [c.name for c in feeding_sources(SOURCES.values(), names)]
                    for library, names in zip(LIBRARY_NAMES, (PERSON_SOURCES, ENTITY_SOURCES, CREDIT_SOURCES))}
 LIBRARIES = [asset("base", library) for library in LIBRARY_NAMES]
-THEME = asset("theme", "enterprise_legal_representative")
+THEMES = [asset("theme", name) for name in THEMES_BUILT]
 
 
 @dag(
@@ -58,7 +59,7 @@ def citylake_base_libraries():
     **DAG_KWARGS,
 )
 def citylake_curated():
-    curated = spark_job("build_curated", "build_curated", [], inlets=LIBRARIES, outlets=[THEME])
+    curated = spark_job("build_curated", "build_curated", [], inlets=LIBRARIES, outlets=THEMES)
     summary = spark_job("nightly_summary", "nightly_summary", [], trigger_rule="all_done")
     curated >> summary
 

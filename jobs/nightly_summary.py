@@ -2,8 +2,9 @@
 
     spark-submit jobs/nightly_summary.py --run-date 2026-11-23
 
-Renders the Great Expectations Data Docs from the night's stored validation results, writes
-reports/<date>/summary.json and prints it as a table. Counts and rule ids only: no value of any
+Renders the Great Expectations Data Docs from the night's stored validation results and the data
+catalog of the standard, base and theme tables (citylake/catalog.py: reports/<date>/catalog.html),
+writes reports/<date>/summary.json and prints it as a table. Counts and rule ids only: no value of any
 record appears in it.
 """
 
@@ -16,12 +17,13 @@ import sys
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from citylake import contracts, job, lake, quality
+from citylake import catalog, contracts, curated, job, lake, quality
+from citylake.maintenance import discover
 from citylake.settings import Settings
 from citylake.summary import render
 
 log = logging.getLogger("citylake.summary")
-THEME_TABLES = ["enterprise_legal_representative"]
+THEME_TABLES = list(curated.THEMES)
 
 
 def _count(spark: SparkSession, table_path: str, predicate: str | None = None) -> int | None:
@@ -85,11 +87,14 @@ def summarise(spark: SparkSession, settings: Settings, run_date: str) -> dict:
         "data_docs": data_docs,
         "sources": sources,
         "base": {lib: _count(spark, lake.path(settings, lake.BASE, lib)) for lib in
-                 ("population", "legal_entity")},
+                 ("population", "legal_entity", "credit")},
         "theme": {name: _count(spark, lake.path(settings, lake.THEME, name)) for name in
                   THEME_TABLES},
         "gates": gates,
     }
+    tables = [f"{layer}/{name}" for layer, name in discover(spark, settings.lake_root)
+              if layer in (lake.STANDARD, lake.BASE, lake.THEME)]
+    summary["catalog"] = str(catalog.write(settings, tables, run_date))
     out = settings.reports_dir / run_date / "summary.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=2, ensure_ascii=False))

@@ -140,8 +140,23 @@ def _expected_libraries(truth: Path, names: list[str]) -> dict:
                 representative = row["related"].removeprefix("legal_representative:")
                 if row["outcome"] == "valid" and representative in population:
                     represented.add(row["truth_key"])
+    persons = set()  # every true person behind a standardised line of a population source
+    for name in ("household_registration", "death_certificates", "birth_certificates", "marriage_registrations",
+                 "social_insurance_enrolment"):
+        path = truth / f"{name}.csv"
+        if not path.exists():
+            continue
+        with path.open(encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                if row["outcome"] == "valid":
+                    persons.add(row["truth_key"])
+                    if name == "marriage_registrations":
+                        persons.add(row["related"].removeprefix("wife:"))
     return {
-        "base": {"population": len(population), "legal_entity": len(entities)},
+        # registered: residents of the household register (one golden person each, by their
+        # number); persons: everyone the population sources know, what resolution should find
+        "base": {"population": len(persons), "population_registered": len(population),
+                 "legal_entity": len(entities)},
         "curated": {
             "enterprise_legal_representative": len(entities),
             "representative_in_population": len(represented),

@@ -22,3 +22,79 @@ def test_enterprises_get_district_and_masked_representative(spark):
     assert first.legal_representative_identity_number == "1101**********002X"
     assert first.representative_in_population and first.representative_division_code == "420303"
     assert not second.representative_in_population and second.representative_division_code is None
+
+
+def _population(spark):
+    import datetime as dt
+
+    return spark.createDataFrame(
+        [("P1", "11010519491231002X", "欧阳娜娜", "2", dt.date(1949, 12, 31), "420302", True, ["household_registration"]),
+         ("P2", None, "小明", "1", dt.date(2026, 11, 1), "420302", True, ["birth_certificates"]),
+         ("P3", "420302199001011234", "张三", "1", dt.date(1990, 1, 1), "420303", False, ["death_certificates"])],
+        "person_id string, identity_number string, name string, sex string, birth_date date, division_code string, "
+        "alive boolean, sources array<string>")
+
+
+def test_person_profiles_are_masked_and_carry_their_credit(spark):
+    from citylake.curated import person_profile
+
+    credit = spark.createDataFrame([("P1", 2, 1, True)],
+                                   "person_id string, penalties int, dishonest_cases int, dishonest boolean")
+    rows = {r.person_id: r for r in person_profile(_population(spark), credit, "2026-11-23").collect()}
+    assert (rows["P1"].identity_number, rows["P1"].name) == ("1101**********002X", "欧阳**")
+    assert (rows["P1"].age_band, rows["P1"].birth_year, rows["P1"].dishonest) == ("75+", 1949, True)
+    assert (rows["P2"].age_band, rows["P2"].penalties, rows["P2"].dishonest) == ("0-14", 0, False)
+    assert rows["P1"].district == "茅箭区"
+
+
+def test_district_population_counts_the_living_by_sex_and_age_band(spark):
+    from citylake.curated import district_population
+
+    rows = {(r.division_code, r.sex, r.age_band): r.persons
+            for r in district_population(_population(spark), "2026-11-23").collect()}
+    assert rows == {("420302", "2", "75+"): 1, ("420302", "1", "0-14"): 1}  # P3 has died
+
+
+def test_entity_credit_profiles_and_the_joint_punishment_list(spark):
+    from citylake.curated import entity_credit_profile, joint_punishment_list
+
+    legal_entity = spark.createDataFrame(
+        [("E1", "91320621MA1MRHG205", "华泰有限公司", "enterprise", "存续", "420302", "欧阳娜娜"),
+         ("E2", None, "无码公司", "enterprise", "存续", "420302", "李四")],
+        "entity_id string, credit_code string, entity_name string, entity_type string, status string, "
+        "division_code string, legal_representative_name string")
+    profiles = spark.createDataFrame(
+        [("E1", "91320621MA1MRHG205", "华泰有限公司", "P1", 1, 2, 5.0, None, 1, True, "A", "2025")],
+        "entity_id string, credit_code string, entity_name string, legal_representative_person_id string, "
+        "licences int, penalties int, fines_wan double, latest_penalty_date date, dishonest_cases int, "
+        "dishonest boolean, tax_rating string, tax_rating_year string")
+    joint = spark.createDataFrame(
+        [("dishonest_entity", "E1", None, 1, None), ("legal_representative", "E1", "P1", 1, None)],
+        "list_kind string, entity_id string, person_id string, cases int, latest_published_date date")
+    (row,) = entity_credit_profile(legal_entity, profiles, joint).collect()  # E2 has no credit code
+    assert (row.credit_code, row.penalties, row.on_joint_punishment_list) == ("91320621MA1MRHG205", 2, True)
+    assert row.legal_representative_name == "欧阳**" and row.district == "茅箭区"
+    listed = {r.list_kind: r for r in joint_punishment_list(joint, legal_entity, _population(spark)).collect()}
+    assert listed["dishonest_entity"].credit_code == "91320621MA1MRHG205"
+    assert (listed["legal_representative"].identity_number, listed["legal_representative"].name) == (
+        "1101**********002X", "欧阳**")
+
+
+def test_data_quality_per_source_and_night(spark):
+    import datetime as dt
+
+    from citylake import lake
+    from citylake.curated import data_quality
+
+    now = dt.datetime(2026, 11, 24, 1, 0)
+    ledger = spark.createDataFrame(
+        [("hr", "hr/2026-11-23", "r", "f", "landed", None, 10, 9, 1, None, now)], lake.LEDGER_SCHEMA)
+    quarantine = spark.createDataFrame(
+        [("q1", "open", "hr", "hr/2026-11-23", "r", "landing", "LAND-COLUMNS", "x", "f", 3, None, now),
+         ("q2", "open", "hr", "hr/2026-11-23", "r", "standardise", "HR-001", "x", "f", 4, None, now),
+         ("q3", "replayed", "hr", "hr/2026-11-23", "r", "standardise", "HR-001", "x", "f", 5, None, now)],
+        lake.QUARANTINE_SCHEMA)
+    gates = spark.createDataFrame([("hr", dt.date(2026, 11, 23), True)], "source string, night date, gate_passed boolean")
+    (row,) = data_quality(ledger, quarantine, gates).collect()
+    assert (row.rows_read, row.rows_landed, row.quarantined_landing, row.quarantined_standardise) == (10, 9, 1, 1)
+    assert row.gate_passed and not row.extract_rejected and row.night == dt.date(2026, 11, 23)

@@ -67,7 +67,9 @@ def test_every_lake_writing_task_declares_its_outlets(dagbag):
     assert outlets["build_population"] == {"citylake://base/population"}
     assert outlets["build_legal_entity"] == {"citylake://base/legal_entity"}
     assert outlets["build_credit"] == {"citylake://base/credit"}
-    assert outlets["build_curated"] == {"citylake://theme/enterprise_legal_representative"}
+    assert outlets["build_curated"] == {f"citylake://theme/{name}" for name in (
+        "enterprise_legal_representative", "person_profile", "entity_credit_profile", "district_population",
+        "joint_punishment_list", "data_quality")}
 
 
 def test_every_job_records_its_night_on_its_asset_events():

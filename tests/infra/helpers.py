@@ -34,3 +34,13 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def assert_libraries_match(base: dict, expected: dict) -> None:
+    """The nightly summary's base-library counts against the generator's manifest: legal entities
+    exactly (credit codes decide); golden persons at least the true persons the population sources
+    know (resolution never merges two people) and at most 1% more (split persons)."""
+    assert base["legal_entity"] == expected["legal_entity"]
+    assert expected["population"] <= base["population"] <= expected["population"] * 1.01, (base, expected)
+    assert base["population"] >= expected["population_registered"]
+    assert base["credit"] > 0

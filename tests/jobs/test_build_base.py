@@ -63,7 +63,7 @@ def test_every_registered_resident_is_one_golden_person(spark, two_nights):
     settings, manifests = two_nights
     first = manifests["first"]["population"]
     registered = first.where(F.array_contains("sources", "household_registration"))
-    assert registered.count() == manifests[NIGHT]["base"]["population"]
+    assert registered.count() == manifests[NIGHT]["base"]["population_registered"]
     numbered = first.where(F.col("identity_number").isNotNull())
     assert numbered.select("identity_number").distinct().count() == numbered.count()
 

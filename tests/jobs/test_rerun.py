@@ -9,14 +9,15 @@ land = load_job("land")
 standardise = load_job("standardise")
 build_base = load_job("build_base")
 build_curated = load_job("build_curated")
-SOURCES = ("household_registration", "enterprise_registry", "social_organisations", "birth_certificates")
+SOURCES = ("household_registration", "enterprise_registry", "social_organisations", "birth_certificates",
+           "administrative_penalties")
 
 
 def _night(spark, settings, run_id):
     for source in SOURCES:
         land.land(spark, settings, source, NIGHT, run_id)
         standardise.standardise(spark, settings, source, NIGHT, run_id)
-    for library in ("population", "legal_entity"):
+    for library in ("population", "legal_entity", "credit"):
         build_base.build(spark, settings, library, NIGHT, run_id)
     build_curated.build(spark, settings)
 
@@ -25,9 +26,14 @@ def test_running_a_night_twice_leaves_identical_tables(spark, settings_in, gener
     _night(spark, settings_in, "scheduled__first")
     first = lake_hashes(spark, settings_in)
     assert {"raw/household_registration", "standard/birth_certificates", "base/population",
+            "base/population_records", "base/population_history", "base/resolution_models", "base/credit",
             "theme/enterprise_legal_representative", "ops/quarantine", "ops/landing_ledger",
             "ops/metrics_history"} <= set(first)
-    assert all(not value.startswith("0:") for value in first.values()), first
+    # a small city has no identifier conflicts, dishonest persons or id changes on its first night
+    may_be_empty = {"base/resolution_review", "base/population_id_history", "base/legal_entity_id_history",
+                    "base/credit_profile_person", "base/joint_punishment", "theme/joint_punishment_list"}
+    empty = {name for name, value in first.items() if value.startswith("0:")}
+    assert empty <= may_be_empty, empty
 
     _night(spark, settings_in, "manual__again")
     assert lake_hashes(spark, settings_in) == first

@@ -1,0 +1,210 @@
+"""Benchmark: the base libraries' entity resolution against the generator's ground truth.
+
+    .venv/bin/python bench/entity_resolution.py [--sizes 100000 1000000] [--seed 7]
+
+For each size: a city's first night is generated (`citylake generate`, which also loads the
+departments' PostgreSQL, started on a free port for the run), landed and standardised, and the
+libraries built in full (jobs/build_base.py: population, legal_entity, credit); then its second
+night (births, deaths, moves, new cases...) is generated, landed, standardised and built
+incrementally (only new and changed records scored against the resolved base). One Spark
+application on local[2] does it all, as jobs/*.py functions. The resolution records the lake
+holds are then joined to the truth of the line each came from (citylake/resolution/
+truth_tables.py) and measured (citylake/resolution/evaluate.py):
+
+  person_precision, person_recall, person_f1   pairwise, over every person record of night one
+  person_without_valid_id_f1   pairwise over the pairs with a record lacking a valid identity
+                               number (missing, invalid, masked)
+  person_cluster_f1            clusters equal to a true person exactly
+  entity_f1                    pairwise, organisation records
+  clusters_joining_two_numbers persons holding two different valid identity numbers (target 0)
+  blocking_pair_completeness   share of true pairs that blocking makes candidates (an engine run
+                               with the truth column on night one's person records, not timed)
+  pairs_per_record             candidate pairs per person record
+  pairs_scored_per_s           the full build's scoring pass: pairs scored / its seconds
+  person_id_stability          share of night one's household-registered persons (true key) who
+                               keep their person_id on night two
+  full_build_s, incremental_s  population + legal_entity + credit build seconds, night one in full,
+                               night two incremental; incremental_over_full their ratio
+
+Writes bench/results/entity_resolution.json (the figures per size, and the 1M ones at the top
+level with the _1m suffix where the issue names them so).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+NIGHTS = ("2026-11-23", "2026-11-24")
+
+RUN = r"""
+import importlib.util, json, sys, time
+from pyspark.sql import functions as F
+
+def job(name):
+    spec = importlib.util.spec_from_file_location(name, f"jobs/{name}.py")
+    module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module); return module
+
+from citylake import contracts, job as citylake_job, lake
+from citylake.population import person_records
+from citylake.resolution import evaluate, load_config, resolve, truth_tables
+
+night, stage = sys.argv[1], sys.argv[2]
+land, standardise, build_base = job("land"), job("standardise"), job("build_base")
+settings, spark = citylake_job.start("bench-entity-resolution")
+out = {}
+t = time.perf_counter()
+for name in contracts.load_all():
+    land.land(spark, settings, name, night, "bench")
+    standardise.standardise(spark, settings, name, night, "bench")
+out["ingest_s"] = round(time.perf_counter() - t, 1)
+for library in ("population", "legal_entity", "credit"):
+    t = time.perf_counter()
+    build_base.build(spark, settings, library, night, "bench")
+    out[f"{library}_s"] = round(time.perf_counter() - t, 1)
+out["build_s"] = round(sum(out[f"{library}_s"] for library in ("population", "legal_entity", "credit")), 1)
+t = time.perf_counter()
+job("build_curated").build(spark, settings, night)  # the theme tables (bench/analyst_queries.py reads them)
+out["curated_s"] = round(time.perf_counter() - t, 1)
+report = json.loads((settings.reports_dir / night / "resolution" / "population.json").read_text())
+out["mode"] = report["mode"]
+out["scoring"] = report.get("scoring")
+out["records"] = report.get("records")
+truth = truth_tables.lake_truth(spark, settings.truth_dir, [night])
+
+def resolved(library):
+    records = lake.read(spark, lake.path(settings, lake.BASE, f"{library}_records")).where(
+        F.col("night") == F.lit(night).cast("date")).drop("night")
+    if "role" not in records.columns:
+        records = records.withColumn("role", F.lit(None).cast("string"))
+    return truth_tables.with_truth(records, truth).localCheckpoint()
+
+people = resolved("population")
+out["household_ids"] = {r.truth: r.person_id for r in people.where(F.col("source") == "household_registration")
+                        .select("truth", "person_id").collect()}
+if stage == "full":
+    out["person"] = evaluate.scores(people, "person_id", "truth")
+    no_id = people.withColumn("no_id", F.col("resolved_by") != "identity_number")
+    out["person_without_valid_id"] = evaluate.pairwise_involving(no_id, "person_id", "truth", "no_id")
+    out["clusters_joining_two_numbers"] = (
+        people.where(F.col("resolved_by") == "identity_number").groupBy("person_id")
+        .agg(F.countDistinct("identity_number").alias("n")).where("n > 1").count())
+    out["entity"] = evaluate.scores(resolved("legal_entity"), "entity_id", "truth")
+    # blocking completeness: the engine once more on the same records, with the truth column
+    standards, _ = build_base.standard_tables(spark, settings, "population", night)
+    records = truth_tables.with_truth(person_records(standards), truth)
+    check = resolve(records, load_config("resolution/person.yaml"), truth_column="truth")
+    out["blocking"] = check.report["blocking"]
+print("RESULT " + json.dumps(out, default=str))
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _run(command: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedProcess, float]:
+    started = time.perf_counter()
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"{' '.join(command[:4])} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result, time.perf_counter() - started
+
+
+def measure(people: int, seed: int, work: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CITYLAKE_", "AIRFLOW", "PYSPARK"))}
+    env |= {"CITYLAKE_ENV": "local", "CITYLAKE_DATA_DIR": str(work),
+            "CITYLAKE_DEPARTMENTS_DB_PORT": str(_free_port()), "PYARROW_IGNORE_TIMEZONE": "1"}
+    python = str(ROOT / ".venv" / "bin" / "python")
+    nights = {}
+    _run([str(ROOT / "infra" / "postgres.sh"), "start"], env)
+    try:
+        for number, night in enumerate(NIGHTS, start=1):
+            _run([str(ROOT / ".venv" / "bin" / "citylake"), "generate", "--people", str(people), "--seed", str(seed),
+                  "--date", night, "--night", str(number), "--no-progress"], env)
+            done, _ = _run([python, "-c", RUN, night, "full" if number == 1 else "incremental"], env)
+            nights[night] = json.loads(next(l for l in done.stdout.splitlines() if l.startswith("RESULT "))[7:])
+            print(f"  {people} residents, night {number}: built in {nights[night]['build_s']} s "
+                  f"({nights[night]['mode']})", flush=True)
+    finally:
+        _run([str(ROOT / "infra" / "postgres.sh"), "stop"], env)
+    first, second = nights[NIGHTS[0]], nights[NIGHTS[1]]
+    before, after = first.pop("household_ids"), second.pop("household_ids")
+    both = set(before) & set(after)
+    person, entity = first["person"], first["entity"]
+    scoring = first["scoring"] or {}
+    return {
+        "people": people,
+        "person_records": first["records"],
+        "person_precision": person["pairwise"]["precision"],
+        "person_recall": person["pairwise"]["recall"],
+        "person_f1": person["pairwise"]["f1"],
+        "person_without_valid_id_f1": round(first["person_without_valid_id"]["f1"], 6),
+        "person_cluster_f1": person["cluster"]["f1"],
+        "entity_f1": entity["pairwise"]["f1"],
+        "clusters_joining_two_numbers": first["clusters_joining_two_numbers"],
+        "blocking_pair_completeness": first["blocking"].get("pair_completeness"),
+        "pairs_per_record": first["blocking"].get("candidate_pairs_per_record"),
+        "pairs_scored": scoring.get("pairs_scored"),
+        "pairs_scored_per_s": round(scoring["pairs_scored"] / scoring["seconds"]) if scoring.get("seconds") else None,
+        "person_id_stability": round(sum(before[t] == after[t] for t in both) / len(both), 6),
+        "full_build_s": first["build_s"],
+        "incremental_s": second["build_s"],
+        "incremental_over_full": round(second["build_s"] / first["build_s"], 3),
+        "incremental_mode": second["mode"],
+        "nights": nights,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "entity_resolution.json")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="keep the largest city's data folder here (for bench/analyst_queries.py)")
+    args = parser.parse_args(argv)
+    runs = {}
+    for people in args.sizes:
+        work = Path(tempfile.mkdtemp(prefix=f"citylake-bench-er-{people}-", dir="/tmp"))
+        try:
+            runs[people] = measure(people, args.seed, work)
+        finally:
+            if args.keep is not None and people == max(args.sizes):
+                shutil.rmtree(args.keep, ignore_errors=True)
+                shutil.move(str(work), args.keep)
+            else:
+                shutil.rmtree(work, ignore_errors=True)
+        print(json.dumps({k: v for k, v in runs[people].items() if k != "nights"}, indent=2), flush=True)
+    summary: dict = {"machine": f"{os.cpu_count()} cores, Spark local[2]"}
+    for people, run in runs.items():
+        label = {100_000: "100k", 1_000_000: "1m"}.get(people, str(people))
+        for key in ("full_build_s", "incremental_s"):
+            summary[f"{key}_{label}"] = run[key]
+    largest = runs[max(runs)]
+    summary |= {key: largest[key] for key in (
+        "person_f1", "person_precision", "person_recall", "person_without_valid_id_f1", "entity_f1",
+        "person_cluster_f1", "clusters_joining_two_numbers", "blocking_pair_completeness", "pairs_per_record",
+        "person_id_stability", "pairs_scored_per_s", "incremental_over_full")}
+    summary["measured_at_people"] = max(runs)
+    summary["runs"] = {str(people): run for people, run in runs.items()}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in summary.items() if k != "runs"}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
