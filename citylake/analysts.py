@@ -29,7 +29,7 @@ import pyarrow as pa
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from citylake import identity, lake
+from citylake import identity, lake, storage
 from citylake.settings import PROJECT_ROOT, Settings
 
 ROLES_FILE = PROJECT_ROOT / "access" / "roles.yaml"
@@ -98,18 +98,6 @@ class Answer:
     seconds: float
 
 
-def _storage(settings: Settings) -> tuple[str, dict[str, str]]:
-    """The lake root as delta-rs names it, with its object-store options."""
-    root = settings.lake_root.rstrip("/")
-    if not root.startswith("s3a://"):
-        return root, {}
-    s3 = settings.s3
-    options = {"AWS_ENDPOINT_URL": s3.endpoint, "AWS_REGION": s3.region, "AWS_ACCESS_KEY_ID": s3.access_key,
-               "AWS_SECRET_ACCESS_KEY": s3.secret_key, "AWS_ALLOW_HTTP": "true",
-               "AWS_S3_ALLOW_UNSAFE_RENAME": "true", "AWS_FORCE_PATH_STYLE": "true"}
-    return "s3://" + root.removeprefix("s3a://"), options
-
-
 def _plain(table: pa.Table) -> pa.Table:
     """DataFusion's string views as plain strings, which every writer (CSV, pandas) reads."""
     views = {pa.string_view(): pa.string(), pa.binary_view(): pa.binary()}
@@ -119,7 +107,7 @@ def _plain(table: pa.Table) -> pa.Table:
 def _run_datafusion(settings: Settings, sql: str, tables: list[tuple[str, str]]) -> pa.Table:
     from deltalake import DeltaTable, QueryBuilder
 
-    root, options = _storage(settings)
+    root, options = storage.delta_rs_lake(settings)
     builder = QueryBuilder()
     for layer, name in tables:
         try:
@@ -150,7 +138,7 @@ def audit(settings: Settings, *, user: str, role: str, engine: str, tables: list
           status: str, reason: str | None, seconds: float, sql: str) -> None:
     from deltalake import write_deltalake
 
-    root, options = _storage(settings)
+    root, options = storage.delta_rs_lake(settings)
     row = pa.Table.from_pylist([{
         "user": user, "role": role, "queried_at": datetime.now(timezone.utc), "engine": engine,
         "tables": ",".join(tables), "rows": rows, "status": status, "reason": reason,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from citylake import contracts
+from citylake import contracts, storage
 from citylake.credit import CREDIT_SOURCES
 from citylake.legal_entity import ENTITY_SOURCES
 from citylake.population import PERSON_SOURCES
@@ -112,9 +112,7 @@ def _sources_behind(table: str) -> list[str]:
 
 
 def entries(settings: Settings, tables: list[str], quality: dict[str, bool]) -> list[Entry]:
-    from citylake.analysts import _storage
-
-    root, options = _storage(settings)
+    root, options = storage.delta_rs_lake(settings)
     declared = contracts.load_all()
     out = []
     for table in tables:

@@ -25,6 +25,18 @@ def incoming_root(settings: Settings) -> str:
     return f"s3://{settings.s3.bucket}/incoming"
 
 
+def delta_rs_lake(settings: Settings) -> tuple[str, dict[str, str]]:
+    """The lake root as delta-rs (the JVM-free reader) names it, with its object-store options."""
+    root = settings.lake_root.rstrip("/")
+    if settings.s3 is None or not root.startswith("s3a://"):
+        return root, {}
+    s3 = settings.s3
+    return "s3://" + root.removeprefix("s3a://"), {
+        "AWS_ENDPOINT_URL": s3.endpoint, "AWS_REGION": s3.region, "AWS_ACCESS_KEY_ID": s3.access_key,
+        "AWS_SECRET_ACCESS_KEY": s3.secret_key, "AWS_ALLOW_HTTP": "true", "AWS_S3_ALLOW_UNSAFE_RENAME": "true",
+        "AWS_FORCE_PATH_STYLE": "true"}
+
+
 def s3_client(settings: Settings):
     import boto3
 

@@ -89,3 +89,12 @@ def test_cli_writes_csv(lake, tmp_path, monkeypatch):
     assert out.read_text().splitlines()[0] == '"sex","persons"'
     denied = CliRunner().invoke(main, ["sql", "--user", "wang", "SELECT * FROM base.population"])
     assert denied.exit_code == 1 and "may not read base.population" in denied.output
+
+
+@pytest.mark.spark
+def test_the_spark_engine_answers_the_same_and_is_audited(spark, lake):
+    sql = "SELECT district, sum(persons) AS persons FROM theme.district_population GROUP BY district ORDER BY district"
+    on_spark = analysts.query(lake, sql, user="wang", engine="spark", access=ACCESS)
+    on_datafusion = analysts.query(lake, sql, user="wang", access=ACCESS)
+    assert on_spark.table.to_pylist() == on_datafusion.table.to_pylist()
+    assert sorted(e["engine"] for e in _audit(lake)) == ["datafusion", "spark"]

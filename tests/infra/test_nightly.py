@@ -30,6 +30,10 @@ def test_the_dag_run_succeeds_and_prints_the_summary(nightly):
     assert "citylake_ingest_household_registration" in result.stdout and "citylake_curated" in result.stdout
     assert f"lake     {data / 'lake'}" in result.stdout
     assert "gate standard.household_registration" in result.stdout
+    catalog = (data / "reports" / NIGHT / "catalog.html").read_text(encoding="utf-8")
+    assert f"catalog  {data / 'reports' / NIGHT / 'catalog.html'}" in result.stdout
+    for table in ("standard/household_registration", "base/population", "base/credit", "theme/person_profile"):
+        assert f"<section id='{table}'>" in catalog, table
 
 
 def test_every_layer_holds_the_generated_counts(nightly):
