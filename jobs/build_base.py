@@ -123,6 +123,11 @@ def _night_table(spark: SparkSession, settings: Settings, name: str, before: str
     return table.where(F.col("night") == F.lit(latest)), str(latest)
 
 
+def _tonight(spark: SparkSession, settings: Settings, name: str, run_date: str) -> DataFrame:
+    """A per-night base table's rows of the night being built."""
+    return lake.read(spark, lake.path(settings, lake.BASE, name)).where(F.col("night") == F.lit(run_date).cast("date"))
+
+
 def _write_night(frame: DataFrame, settings: Settings, name: str, run_date: str, library: str | None = None) -> None:
     predicate = f"night = DATE {lake.sql_literal(run_date)}"
     frame = frame.withColumn("night", F.lit(run_date).cast("date"))
@@ -168,8 +173,7 @@ def resolve_library(spark: SparkSession, settings: Settings, library: str, recor
     log.info("%s: %s resolution of %d records into %d clusters (%s conflicts, %s review pairs)", library,
              report["mode"], report.get("records", 0), report.get("clusters", 0), report.get("conflicts"),
              report.get("review_pairs"))
-    return lake.read(spark, lake.path(settings, lake.BASE, f"{library}_records")).where(
-        F.col("night") == F.lit(run_date).cast("date"))
+    return _tonight(spark, settings, f"{library}_records", run_date)
 
 
 def publish(spark: SparkSession, settings: Settings, library: str, golden: DataFrame, run_date: str, run_id: str,
@@ -190,16 +194,12 @@ def publish(spark: SparkSession, settings: Settings, library: str, golden: DataF
 
 def build_credit(spark: SparkSession, settings: Settings, standards: dict[str, DataFrame], run_date: str,
                  run_id: str, freshness: list[str]) -> int:
-    def tonight(name: str) -> DataFrame:
-        return lake.read(spark, lake.path(settings, lake.BASE, name)).where(
-            F.col("night") == F.lit(run_date).cast("date"))
-
     population = lake.read(spark, lake.path(settings, lake.BASE, "population"))
     legal_entity = lake.read(spark, lake.path(settings, lake.BASE, "legal_entity"))
     records = credit.credit_records(standards)
-    linked, unlinked = credit.link(records, tonight("population_records"), tonight("legal_entity_records"),
-                                   population, legal_entity)
-    linked = linked.localCheckpoint()
+    linked, unlinked = credit.link(records, _tonight(spark, settings, "population_records", run_date),
+                                   _tonight(spark, settings, "legal_entity_records", run_date), population, legal_entity)
+    linked, unlinked = linked.localCheckpoint(), unlinked.localCheckpoint()
     quarantined = unlinked.select(
         lake.quarantine_id_col(F.col("_batch_id"), F.lit(CREDIT_STAGE), F.col("_line_number")).alias("quarantine_id"),
         F.lit("open").alias("status"), F.col("source"), F.col("_batch_id").alias("batch_id"),
@@ -233,7 +233,7 @@ def build(spark: SparkSession, settings: Settings, library: str, run_date: str, 
         population_path = lake.path(settings, lake.BASE, "population")
         if lake.exists(spark, people_path) and lake.exists(spark, population_path):
             # representatives link to golden persons only, never to a person known from credit alone
-            people = (lake.read(spark, people_path).where(F.col("night") == F.lit(run_date).cast("date"))
+            people = (_tonight(spark, settings, "population_records", run_date)
                       .join(lake.read(spark, population_path).select("person_id"), "person_id", "left_semi"))
         else:
             people = spark.createDataFrame([], "identity_number string, person_id string, resolved_by string")
