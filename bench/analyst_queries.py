@@ -28,6 +28,8 @@ import sys
 import time
 from pathlib import Path
 
+from city_runs import city_environment
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
@@ -48,8 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "analyst_queries.json")
     args = parser.parse_args(argv)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CITYLAKE_", "AIRFLOW", "PYSPARK"))}
-    env |= {"CITYLAKE_ENV": "local", "CITYLAKE_DATA_DIR": str(args.data_dir.resolve())}
+    env = city_environment(args.data_dir.resolve())
 
     _, codes = _timed(env, "SELECT credit_code FROM theme.entity_credit_profile ORDER BY credit_code")
     listed = [line.strip('"') for line in codes.splitlines()[1:]]

@@ -36,12 +36,13 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from city_runs import city_environment, departments_db, result_of
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -109,12 +110,6 @@ print("RESULT " + json.dumps(out, default=str))
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _run(command: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedProcess, float]:
     started = time.perf_counter()
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
@@ -124,22 +119,17 @@ def _run(command: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedP
 
 
 def measure(people: int, seed: int, work: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CITYLAKE_", "AIRFLOW", "PYSPARK"))}
-    env |= {"CITYLAKE_ENV": "local", "CITYLAKE_DATA_DIR": str(work),
-            "CITYLAKE_DEPARTMENTS_DB_PORT": str(_free_port()), "PYARROW_IGNORE_TIMEZONE": "1"}
+    env = city_environment(work)
     python = str(ROOT / ".venv" / "bin" / "python")
     nights = {}
-    _run([str(ROOT / "infra" / "postgres.sh"), "start"], env)
-    try:
+    with departments_db(env):
         for number, night in enumerate(NIGHTS, start=1):
             _run([str(ROOT / ".venv" / "bin" / "citylake"), "generate", "--people", str(people), "--seed", str(seed),
                   "--date", night, "--night", str(number), "--no-progress"], env)
             done, _ = _run([python, "-c", RUN, night, "full" if number == 1 else "incremental"], env)
-            nights[night] = json.loads(next(l for l in done.stdout.splitlines() if l.startswith("RESULT "))[7:])
+            nights[night] = result_of(done.stdout)
             print(f"  {people} residents, night {number}: built in {nights[night]['build_s']} s "
                   f"({nights[night]['mode']})", flush=True)
-    finally:
-        _run([str(ROOT / "infra" / "postgres.sh"), "stop"], env)
     first, second = nights[NIGHTS[0]], nights[NIGHTS[1]]
     before, after = first.pop("household_ids"), second.pop("household_ids")
     both = set(before) & set(after)

@@ -26,12 +26,13 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from city_runs import city_environment, departments_db, result_of
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -61,12 +62,6 @@ print("RESULT " + json.dumps({"spark_start_s": round(started, 1), "jvm_peak_rss_
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 # Runs a command and reports the peak resident set of its whole process tree (Linux folds the
 # largest reaped descendant into RUSAGE_CHILDREN), so each phase is measured on its own.
 PEAK_OF = (
@@ -90,19 +85,14 @@ def _run(command: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedP
 
 
 def measure(people: int, seed: int, work: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CITYLAKE_", "AIRFLOW", "PYSPARK"))}
-    env |= {"CITYLAKE_ENV": "local", "CITYLAKE_DATA_DIR": str(work),
-            "CITYLAKE_DEPARTMENTS_DB_PORT": str(_free_port()), "PYARROW_IGNORE_TIMEZONE": "1"}
+    env = city_environment(work)
     python = str(ROOT / ".venv" / "bin" / "python")
-    _run([str(ROOT / "infra" / "postgres.sh"), "start"], env)
-    try:
+    with departments_db(env):
         generated, generate_s, generate_rss = _run(
             [str(ROOT / ".venv" / "bin" / "citylake"), "generate", "--people", str(people), "--seed",
              str(seed), "--date", NIGHT, "--no-progress"], env)
         landed, land_wall_s, land_rss = _run([python, "-c", LAND_ALL, NIGHT], env)
-    finally:
-        _run([str(ROOT / "infra" / "postgres.sh"), "stop"], env)
-    result = json.loads(next(l for l in landed.stdout.splitlines() if l.startswith("RESULT "))[7:])
+    result = result_of(landed.stdout)
     sources = result["sources"]
     read = sum(s["rows_read"] for s in sources.values())
     accounted = sum(s["rows_landed"] + s["rows_quarantined"] for s in sources.values())
