@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 
@@ -30,10 +31,26 @@ def run(command: list[str], env: dict[str, str], timeout: int) -> subprocess.Com
     return result
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A free loopback port below the kernel's ephemeral range, so no outgoing connection and no
+    bind to port 0 (Spark's block manager, py4j, curl) can take it between now and the server's
+    start; never the same port twice in one test session."""
+    first_ephemeral = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    candidates = random.Random().sample(range(20000, first_ephemeral), 200)
+    for port in candidates:
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError("no free loopback port between 20000 and the ephemeral range")
 
 
 def assert_libraries_match(base: dict, expected: dict) -> None:
