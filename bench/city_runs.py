@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -16,15 +17,25 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A free loopback port below the kernel's ephemeral range (no outgoing connection or bind
+    to port 0 can take it before the server starts)."""
+    first_ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for port in random.Random().sample(range(20000, first_ephemeral), 200):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free loopback port between 20000 and the ephemeral range")
 
 
 def city_environment(data_dir: Path) -> dict[str, str]:
-    """This process's environment without Airflow or citylake settings, pointed at ``data_dir``
-    (the local lake) and a departments' database port of its own."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CITYLAKE_", "AIRFLOW", "PYSPARK"))}
+    """This process's environment without Airflow or citylake settings (but the driver's memory,
+    CITYLAKE_DRIVER_MEMORY, for the large sizes), pointed at ``data_dir`` (the local lake) and a
+    departments' database port of its own."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("CITYLAKE_", "AIRFLOW", "PYSPARK")) or k == "CITYLAKE_DRIVER_MEMORY"}
     return env | {"CITYLAKE_ENV": "local", "CITYLAKE_DATA_DIR": str(data_dir),
                   "CITYLAKE_DEPARTMENTS_DB_PORT": str(free_port()), "PYARROW_IGNORE_TIMEZONE": "1"}
 

@@ -27,7 +27,8 @@ truth_tables.py) and measured (citylake/resolution/evaluate.py):
                                night two incremental; incremental_over_full their ratio
 
 Writes bench/results/entity_resolution.json (the figures per size, and the 1M ones at the top
-level with the _1m suffix where the issue names them so).
+level with the _1m suffix where the issue names them so); sizes not given keep the figures the
+file already holds. For 1M residents give the driver more memory: CITYLAKE_DRIVER_MEMORY=10g.
 """
 
 from __future__ import annotations
@@ -178,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 shutil.rmtree(work, ignore_errors=True)
         print(json.dumps({k: v for k, v in runs[people].items() if k != "nights"}, indent=2), flush=True)
+    if args.out.exists():  # sizes not measured this time keep their last figures
+        earlier = json.loads(args.out.read_text()).get("runs", {})
+        runs = {int(people): run for people, run in earlier.items()} | runs
     summary: dict = {"machine": f"{os.cpu_count()} cores, Spark local[2]"}
     for people, run in runs.items():
         label = {100_000: "100k", 1_000_000: "1m"}.get(people, str(people))
