@@ -82,6 +82,9 @@ report = json.loads((settings.reports_dir / night / "resolution" / "population.j
 out["mode"] = report["mode"]
 out["scoring"] = report.get("scoring")
 out["records"] = report.get("records")
+out["resolution_seconds"] = report.get("seconds")
+out["phases"] = {library: json.loads((settings.reports_dir / night / "build" / f"{library}.json").read_text())["seconds"]
+                 for library in ("population", "legal_entity", "credit")}
 truth = truth_tables.lake_truth(spark, settings.truth_dir, [night])
 
 def resolved(library):

@@ -132,11 +132,12 @@ def airflow_environment(settings: Settings) -> dict[str, str]:
 
 def spark_job(task_id: str, job: str, args: list[str], **operator_kwargs):
     """A citylake job submitted with spark-submit; args get --run-date (the run's night, see
-    `night`; the DAG needs DAG_KWARGS' macros) and --run-id added.
+    `night`; the DAG needs DAG_KWARGS' macros) and --run-id added. Its inlets and outlets are
+    also its OpenLineage input and output datasets (citylake/lineage.py).
 
     Jobs that write the lake take a slot of the lake writers' pool (see the module docstring).
     """
-    from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+    from citylake.operators import CitylakeSparkSubmitOperator
 
     settings = load()
     if job not in READ_ONLY_JOBS:
@@ -147,7 +148,7 @@ def spark_job(task_id: str, job: str, args: list[str], **operator_kwargs):
         for key, value in citylake_spark.conf(settings).items()
         if not key.endswith((".access.key", ".secret.key"))  # those travel in the environment
     }
-    return SparkSubmitOperator(
+    return CitylakeSparkSubmitOperator(
         task_id=task_id,
         conn_id=SPARK_CONNECTION,
         application=str(JOBS_DIR / f"{job}.py"),

@@ -28,7 +28,8 @@ def ingest_dag(contract: contracts.Contract):
     )
     def ingest():
         raw, standard = asset("raw", contract.name), asset("standard", contract.name)
-        land = spark_job(f"land_{contract.name}", "land", ["--source", contract.name], outlets=[raw])
+        land = spark_job(f"land_{contract.name}", "land", ["--source", contract.name], outlets=[raw],
+                         extract_of=contract.name)
         check = spark_job(f"standardise_{contract.name}", "standardise", ["--source", contract.name],
                           inlets=[raw], outlets=[standard])
         land >> check

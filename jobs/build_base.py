@@ -20,7 +20,8 @@ to the id history). Written, per night so a rerun replaces its own night:
   base/resolution_models        the fitted model, reused by the next night's incremental run
 and, after the gate expectations/base.<library>.json passes, the golden records base/<library>
 and their SCD type 2 history base/<library>_history. The resolution's report (counts, timings,
-model; no personal data) goes to reports/<date>/resolution/<library>.json.
+model; no personal data) goes to reports/<date>/resolution/<library>.json, the seconds of each
+phase of the build (sources, resolve, golden, gate, writes, history) to reports/<date>/build/.
 
 credit: citylake/credit.py: base/credit (every credit record linked to a person or entity),
 the unlinked ones in ops/quarantine (stage credit_linkage, with the reason), base/credit_profile_
@@ -36,6 +37,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from datetime import date
 
 from pyspark.sql import DataFrame, SparkSession
@@ -138,7 +140,7 @@ def _write_night(frame: DataFrame, settings: Settings, name: str, run_date: str,
 
 
 def resolve_library(spark: SparkSession, settings: Settings, library: str, records: DataFrame, run_date: str,
-                    mode: str) -> DataFrame:
+                    mode: str, phases: Phases) -> DataFrame:
     """Resolves tonight's records (full or incremental), writes the per-night tables, returns the
     resolved records as written."""
     config = load_config(PROJECT_ROOT / "resolution" / CONFIGS[library])
@@ -153,6 +155,7 @@ def resolve_library(spark: SparkSession, settings: Settings, library: str, recor
     else:
         previous_ids = None if previous is None else previous.select("record_key", config.ids.column)
         result = resolve(records, config, previous_ids=previous_ids, salt=run_date)
+    phases.done("resolve")
     report = result.report | {"mode": "incremental" if incremental else "full", "previous_night": previous_night}
     folder = settings.reports_dir / run_date / "resolution"
     folder.mkdir(parents=True, exist_ok=True)
@@ -170,6 +173,7 @@ def resolve_library(spark: SparkSession, settings: Settings, library: str, recor
     _write_night(review, settings, "resolution_review", run_date, library)
     model_row = spark.createDataFrame([(json.dumps(result.model.to_dict(), sort_keys=True),)], "model string")
     _write_night(model_row, settings, "resolution_models", run_date, library)
+    phases.done("write_resolution")
     log.info("%s: %s resolution of %d records into %d clusters (%s conflicts, %s review pairs)", library,
              report["mode"], report.get("records", 0), report.get("clusters", 0), report.get("conflicts"),
              report.get("review_pairs"))
@@ -177,29 +181,34 @@ def resolve_library(spark: SparkSession, settings: Settings, library: str, recor
 
 
 def publish(spark: SparkSession, settings: Settings, library: str, golden: DataFrame, run_date: str, run_id: str,
-            freshness: list[str]) -> int:
+            freshness: list[str], phases: Phases) -> int:
     """Gate, then replace base/<library> and update its SCD2 history."""
     golden = golden.localCheckpoint()
+    phases.done("golden")
     report = quality.run_gate(golden, f"base.{library}", run_id, settings.reports_dir / "gx")
+    phases.done("gate")
     quality.write_report(settings.reports_dir, run_date, report, freshness=freshness)
     if not report.passed:
         raise quality.GateFailed(f"{library}: not published: {report.summary()}")
     lake.overwrite(golden, lake.path(settings, lake.BASE, library))
+    phases.done("write_golden")
     if library in TRACKED:
         history_path = lake.path(settings, lake.BASE, f"{library}_history")
         previous = lake.read(spark, history_path).localCheckpoint() if lake.exists(spark, history_path) else None
         lake.overwrite(base.history(previous, golden, KEYS[library], TRACKED[library], run_date), history_path)
+        phases.done("history")
     return lake.read(spark, lake.path(settings, lake.BASE, library)).count()
 
 
 def build_credit(spark: SparkSession, settings: Settings, standards: dict[str, DataFrame], run_date: str,
-                 run_id: str, freshness: list[str]) -> int:
+                 run_id: str, freshness: list[str], phases: Phases) -> int:
     population = lake.read(spark, lake.path(settings, lake.BASE, "population"))
     legal_entity = lake.read(spark, lake.path(settings, lake.BASE, "legal_entity"))
     records = credit.credit_records(standards)
     linked, unlinked = credit.link(records, _tonight(spark, settings, "population_records", run_date),
                                    _tonight(spark, settings, "legal_entity_records", run_date), population, legal_entity)
     linked, unlinked = linked.localCheckpoint(), unlinked.localCheckpoint()
+    phases.done("link")
     quarantined = unlinked.select(
         lake.quarantine_id_col(F.col("_batch_id"), F.lit(CREDIT_STAGE), F.col("_line_number")).alias("quarantine_id"),
         F.lit("open").alias("status"), F.col("source"), F.col("_batch_id").alias("batch_id"),
@@ -210,25 +219,53 @@ def build_credit(spark: SparkSession, settings: Settings, standards: dict[str, D
         F.current_timestamp().alias("quarantined_at"))
     lake.replace_where(quarantined, lake.path(settings, *lake.QUARANTINE),
                        f"stage = {lake.sql_literal(CREDIT_STAGE)}")
-    rows = publish(spark, settings, "credit", linked, run_date, run_id, freshness)
+    phases.done("write_quarantine")
+    rows = publish(spark, settings, "credit", linked, run_date, run_id, freshness, phases)
     linked = lake.read(spark, lake.path(settings, lake.BASE, "credit"))
     lake.overwrite(credit.entity_profiles(legal_entity, linked), lake.path(settings, lake.BASE, "credit_profile_entity"))
     lake.overwrite(credit.person_profiles(population, linked), lake.path(settings, lake.BASE, "credit_profile_person"))
     lake.overwrite(credit.joint_punishment(legal_entity, linked), lake.path(settings, lake.BASE, "joint_punishment"))
+    phases.done("profiles")
     log.info("credit: %d records linked, %d quarantined", rows, unlinked.count())
     return rows
 
 
+class Phases:
+    """Seconds per phase of a build (Spark is lazy: a phase ends with the action that runs it)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._mark = time.perf_counter()
+
+    def done(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = round(self.seconds.get(name, 0.0) + now - self._mark, 2)
+        self._mark = now
+
+    def write(self, settings: Settings, library: str, run_date: str) -> None:
+        folder = settings.reports_dir / run_date / "build"
+        folder.mkdir(parents=True, exist_ok=True)
+        total = round(sum(self.seconds.values()), 2)
+        (folder / f"{library}.json").write_text(json.dumps({"library": library, "seconds": self.seconds,
+                                                            "total": total}, indent=2))
+        log.info("%s: built in %.1f s (%s)", library, total,
+                 ", ".join(f"{name} {value:.1f}" for name, value in self.seconds.items()))
+
+
 def build(spark: SparkSession, settings: Settings, library: str, run_date: str, run_id: str,
           mode: str = "auto") -> int:
+    phases = Phases()
     standards, freshness = standard_tables(spark, settings, library, run_date)
+    phases.done("sources")
     if library == "credit":
-        return build_credit(spark, settings, standards, run_date, run_id, freshness)
+        rows = build_credit(spark, settings, standards, run_date, run_id, freshness, phases)
+        phases.write(settings, library, run_date)
+        return rows
     if library == "population":
-        resolved = resolve_library(spark, settings, library, person_records(standards), run_date, mode)
+        resolved = resolve_library(spark, settings, library, person_records(standards), run_date, mode, phases)
         golden = golden_population(resolved)
     else:
-        resolved = resolve_library(spark, settings, library, entity_records(standards), run_date, mode)
+        resolved = resolve_library(spark, settings, library, entity_records(standards), run_date, mode, phases)
         people_path = lake.path(settings, lake.BASE, "population_records")
         population_path = lake.path(settings, lake.BASE, "population")
         if lake.exists(spark, people_path) and lake.exists(spark, population_path):
@@ -238,7 +275,9 @@ def build(spark: SparkSession, settings: Settings, library: str, run_date: str, 
         else:
             people = spark.createDataFrame([], "identity_number string, person_id string, resolved_by string")
         golden = golden_legal_entity(resolved, people)
-    return publish(spark, settings, library, golden, run_date, run_id, freshness)
+    rows = publish(spark, settings, library, golden, run_date, run_id, freshness, phases)
+    phases.write(settings, library, run_date)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,6 +48,8 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
     keyed = (prepared.keyed.join(last, KEY, "left")
              .withColumn(DELTA, F.col("__previous_hash").isNull() | (F.col("__previous_hash") != F.col(HASH)))
              .localCheckpoint())
+    seconds = {"prepare_and_diff": time.perf_counter() - started}
+    mark = time.perf_counter()
     delta = keyed.where(F.col(DELTA))
     tonight_keys = keyed.select(KEY).distinct()
     deleted = last.join(tonight_keys, KEY, "left_anti")
@@ -60,6 +62,8 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
 
     # 2. the clusters they touch
     delta_anchors = delta.where(F.col(ANCHOR).isNotNull()).select(ANCHOR).distinct()
+    seconds["score_new_and_changed"] = time.perf_counter() - mark
+    mark = time.perf_counter()
     touched = (keyed.where(F.col(DELTA)).select(PREVIOUS_ID)
                .unionByName(deleted.select(PREVIOUS_ID))
                .unionByName(keyed.join(touched_rids, RID).select(PREVIOUS_ID))
@@ -67,6 +71,9 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
                .where(F.col(PREVIOUS_ID).isNotNull()).distinct().localCheckpoint())
     subset = (keyed.join(touched.withColumn("__touched", F.lit(True)), PREVIOUS_ID, "left")
               .where(F.col(DELTA) | F.col("__touched").isNotNull()).drop("__touched").localCheckpoint())
+
+    seconds["touched_clusters"] = time.perf_counter() - mark
+    mark = time.perf_counter()
 
     # 3. re-cluster the touched part
     scored, subset_scoring = engine.score(prepared, config, model, keyed=subset)
@@ -80,6 +87,9 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
                      .join(touched.select(F.col(PREVIOUS_ID).alias(id_column)), id_column, "left_anti"))
     records, history = engine.with_ids(records, previous_of_part, config, salt, reserved_ids=untouched_ids)
 
+    seconds["recluster"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+
     # 4. everything else as it was: last night's cluster value and id
     unchanged = keyed.join(subset.select(RID), RID, "left_anti")
     kept_labels = unchanged.select(RID, F.col("__previous_cluster").alias("__label"),
@@ -89,6 +99,7 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
     kept = engine.records_out(kept_part, kept_labels, config, hashed=False, extra=(id_column,))
     columns = records.columns
     result = records.unionByName(kept.select(*columns)).localCheckpoint()
+    seconds["untouched_and_union"] = time.perf_counter() - mark
 
     counts = keyed.agg(F.sum(F.col(DELTA).cast("int")).alias("delta"),
                        F.sum(F.col("__previous_hash").isNull().cast("int")).alias("new")).first()
@@ -99,7 +110,8 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
         "records_reclustered": subset.count(),
         "scoring_new_and_changed": delta_scoring, "scoring_reclustered": subset_scoring,
         "links": {"accepted": finished["links_count"]}, "clustering": finished["clustering"],
-        "seconds": {"total": round(time.perf_counter() - started, 2)},
+        "seconds": {name: round(value, 2) for name, value in seconds.items()}
+        | {"total": round(time.perf_counter() - started, 2)},
     }
     if truth_column is not None:
         from citylake.resolution import evaluate

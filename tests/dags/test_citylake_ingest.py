@@ -87,7 +87,7 @@ def test_every_job_records_its_night_on_its_asset_events():
 def test_spark_jobs_are_submitted_through_the_citylake_connection(dagbag):
     for dag_id, dag in dagbag.dags.items():
         for task in dag.tasks:
-            assert task.task_type == "SparkSubmitOperator", f"{dag_id}.{task.task_id}"
+            assert task.task_type == "CitylakeSparkSubmitOperator", f"{dag_id}.{task.task_id}"
             assert task._conn_id == SPARK_CONNECTION
             assert (PROJECT_ROOT / "jobs").as_posix() in task.application
             assert task.application_args[-4:-2] == ["--run-date", NIGHT]

@@ -100,3 +100,23 @@ def test_every_task_run_emits_openlineage_events(nightly):
                  "citylake_curated.build_curated", "citylake_curated.nightly_summary"}
     assert expected <= set(states)
     assert all(states[job] >= {"START", "COMPLETE"} for job in expected), states
+
+    # the datasets: where each job read and wrote, at the lake's real location
+    completed = {event["job"]["name"]: event for event in events if event["eventType"] == "COMPLETE"}
+    lake = str((data / "lake").resolve())
+
+    def names(event, side):
+        return {(d["namespace"], d["name"]) for d in event[side]}
+
+    population = completed["citylake_base_libraries.build_population"]
+    assert ("file", f"{lake}/standard/household_registration") in names(population, "inputs")
+    assert names(population, "outputs") == {("file", f"{lake}/base/population")}
+    landing = completed["citylake_ingest_household_registration.land_household_registration"]
+    (extract,) = [d for d in landing["inputs"]]
+    assert extract["namespace"] == "file" and extract["name"].startswith(str((data / "incoming").resolve()))
+    assert names(landing, "outputs") == {("file", f"{lake}/raw/household_registration")}
+    jdbc = [c for c in contracts.load_all().values() if c.jdbc is not None]
+    for contract in jdbc:
+        (extract,) = completed[f"citylake_ingest_{contract.name}.land_{contract.name}"]["inputs"]
+        assert extract["namespace"].startswith("postgres://127.0.0.1:")
+        assert extract["name"] == f"departments.{contract.jdbc.table}"
