@@ -53,6 +53,7 @@ def conf(settings: Settings) -> dict[str, str]:
         "spark.jars.excludes": ",".join(EXCLUDED_PACKAGES),
         # Nightly jobs are short-lived JVMs: C1-only compilation saves a quarter of their time.
         "spark.driver.extraJavaOptions": settings.driver_java_options,
+        "spark.executor.extraJavaOptions": settings.driver_java_options,  # on a cluster (settings.py)
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         "spark.sql.session.timeZone": "Asia/Shanghai",
