@@ -29,13 +29,13 @@ import pyarrow as pa
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from citylake import identity, lake, storage
+from citylake import identity, storage
 from citylake.settings import PROJECT_ROOT, Settings
 
 ROLES_FILE = PROJECT_ROOT / "access" / "roles.yaml"
 TABLE_REFERENCE = re.compile(r"\b(raw|standard|base|theme|ops)\.([A-Za-z_][A-Za-z0-9_]*)\b")
 IDENTITY_LIKE = re.compile(r"\d{6}(?:\d{8}\d{3}[\dXx]|\d{9})")
-AUDIT = (lake.OPS, "query_audit")
+AUDIT = ("ops", "query_audit")  # lake.OPS; citylake.lake would import pyspark
 AUDIT_SCHEMA = pa.schema([
     ("user", pa.string()), ("role", pa.string()), ("queried_at", pa.timestamp("us", tz="UTC")),
     ("engine", pa.string()), ("tables", pa.string()), ("rows", pa.int64()), ("status", pa.string()),
@@ -122,6 +122,7 @@ def _run_datafusion(settings: Settings, sql: str, tables: list[tuple[str, str]])
 
 
 def _run_spark(settings: Settings, sql: str, tables: list[tuple[str, str]]) -> pa.Table:
+    from citylake import lake
     from citylake.spark import session
 
     spark = session("sql", settings)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 
-from pyspark.sql import Column
-from pyspark.sql import functions as F
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the column functions import pyspark when called: citylake sql runs without it
+    from pyspark.sql import Column
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK_CHARS = "10X98765432"
@@ -61,6 +63,8 @@ def mask(number: str | None) -> str | None:
 
 def _check_char_col(first17: Column) -> Column:
     """Check character of a column holding 17 ASCII digits (undefined for anything else)."""
+    from pyspark.sql import functions as F
+
     total = sum(
         (F.ascii(F.substring(first17, position + 1, 1)) - F.lit(48)) * F.lit(weight)
         for position, weight in enumerate(WEIGHTS)
@@ -70,6 +74,8 @@ def _check_char_col(first17: Column) -> Column:
 
 def normalise_col(raw: Column) -> Column:
     """Spark twin of :func:`normalise`."""
+    from pyspark.sql import functions as F
+
     cleaned = F.upper(F.regexp_replace(F.translate(raw, FULL_WIDTH, HALF_WIDTH), r"\s", ""))
     first17 = F.concat(F.substring(cleaned, 1, 6), F.lit("19"), F.substring(cleaned, 7, 9))
     upgraded = F.concat(first17, _check_char_col(first17))
@@ -82,6 +88,8 @@ def normalise_col(raw: Column) -> Column:
 
 def is_valid_col(number: Column) -> Column:
     """Spark twin of :func:`is_valid`: never null, false for null input."""
+    from pyspark.sql import functions as F
+
     well_formed = F.coalesce(number.rlike(_EIGHTEEN.pattern), F.lit(False))
     checked = F.substring(number, 18, 1) == _check_char_col(F.substring(number, 1, 17))
     return F.when(well_formed, checked).otherwise(F.lit(False))
@@ -89,11 +97,15 @@ def is_valid_col(number: Column) -> Column:
 
 def birth_date_col(number: Column) -> Column:
     """Birth date encoded in positions 7-14, null where it is not a real date."""
+    from pyspark.sql import functions as F
+
     return F.to_date(F.try_to_timestamp(F.substring(number, 7, 8), F.lit("yyyyMMdd")))
 
 
 def birth_date_plausible_col(number: Column, as_of: Column | None = None) -> Column:
     """The encoded birth date is a real date between 1900-01-01 and the night (never null)."""
+    from pyspark.sql import functions as F
+
     born = birth_date_col(number)
     latest = F.current_date() if as_of is None else as_of
     return F.coalesce((born >= F.lit("1900-01-01").cast("date")) & (born <= latest), F.lit(False))
@@ -101,12 +113,16 @@ def birth_date_plausible_col(number: Column, as_of: Column | None = None) -> Col
 
 def sex_col(number: Column) -> Column:
     """GB/T 2261.1 sex code from the sequence parity: 1 male (odd), 2 female (even)."""
+    from pyspark.sql import functions as F
+
     parity = F.pmod(F.ascii(F.substring(number, 17, 1)) - F.lit(48), F.lit(2))
     return F.when(parity == 1, F.lit("1")).otherwise(F.lit("2"))
 
 
 def mask_col(number: Column) -> Column:
     """Spark twin of :func:`mask`."""
+    from pyspark.sql import functions as F
+
     length = F.length(number)
     return F.when(
         length > 8,

@@ -98,3 +98,14 @@ def test_the_spark_engine_answers_the_same_and_is_audited(spark, lake):
     on_datafusion = analysts.query(lake, sql, user="wang", access=ACCESS)
     assert on_spark.table.to_pylist() == on_datafusion.table.to_pylist()
     assert sorted(e["engine"] for e in _audit(lake)) == ["datafusion", "spark"]
+
+
+def test_the_jvm_free_query_path_does_not_import_pyspark():
+    # citylake sql answers from a cold process: importing pyspark alone would cost it half a second
+    import subprocess
+    import sys
+
+    probe = ("import sys, citylake.analysts, citylake.cli, citylake.identity; "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pyspark', 'py4j')))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
