@@ -208,10 +208,11 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 shutil.rmtree(work, ignore_errors=True)
         print(json.dumps({k: v for k, v in runs[people].items() if k != "nights"}, indent=2), flush=True)
-    if args.out.exists():  # sizes not measured this time keep their last figures
-        earlier = json.loads(args.out.read_text()).get("runs", {})
-        runs = {int(people): run for people, run in earlier.items()} | runs
+    earlier = json.loads(args.out.read_text()) if args.out.exists() else {}
+    # sizes not measured this time keep their last figures, and so does a note of a partial run
+    runs = {int(people): run for people, run in earlier.get("runs", {}).items()} | runs
     summary = summarise(runs, HERE / "results" / "resolution_scoring.json")
+    summary |= {key: value for key, value in earlier.items() if key.startswith("partial_")}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
     print(json.dumps({k: v for k, v in summary.items() if k != "runs"}, indent=2))
