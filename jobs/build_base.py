@@ -233,12 +233,13 @@ def build_credit(spark: SparkSession, settings: Settings, standards: dict[str, D
 class Phases:
     """Seconds per phase of a build (Spark is lazy: a phase ends with the action that runs it)."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock=time.perf_counter) -> None:
         self.seconds: dict[str, float] = {}
-        self._mark = time.perf_counter()
+        self._clock = clock
+        self._mark = clock()
 
     def done(self, name: str) -> None:
-        now = time.perf_counter()
+        now = self._clock()
         self.seconds[name] = round(self.seconds.get(name, 0.0) + now - self._mark, 2)
         self._mark = now
 

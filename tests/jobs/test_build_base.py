@@ -152,3 +152,15 @@ def test_a_stale_source_stops_the_library(spark, settings_in, generated_night):
                                                  "latest batch 2026-11-23 is 3 day\\(s\\) old \\(at most 1 allowed\\)"):
         build_base.build(spark, settings_in, "population", "2026-11-26", "run-2")
     assert not lake.exists(spark, lake.path(settings_in, lake.BASE, "population"))
+
+
+def test_each_build_phase_is_timed_into_the_night_s_build_report(tmp_path):
+    settings = citylake_settings.load({"CITYLAKE_DATA_DIR": str(tmp_path)})
+    clock = iter([10.0, 12.5, 13.0, 20.0])
+    phases = build_base.Phases(clock=lambda: next(clock))
+    phases.done("sources")
+    phases.done("resolve")
+    phases.done("sources")  # a phase met twice adds up
+    phases.write(settings, "population", NIGHT)
+    report = json.loads((settings.reports_dir / NIGHT / "build" / "population.json").read_text())
+    assert report == {"library": "population", "seconds": {"sources": 9.5, "resolve": 0.5}, "total": 10.0}
