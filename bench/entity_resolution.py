@@ -123,7 +123,10 @@ def _run(command: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedP
 
 
 def measure(people: int, seed: int, work: Path) -> dict:
-    env = city_environment(work)
+    from citylake.settings import COMPILE_HUGE_METHODS, DRIVER_JAVA_OPTIONS
+
+    # the base libraries' jobs compile the scoring stage's huge method (citylake/orchestration.py)
+    env = city_environment(work) | {"CITYLAKE_DRIVER_JAVA_OPTIONS": f"{DRIVER_JAVA_OPTIONS} {COMPILE_HUGE_METHODS}"}
     python = str(ROOT / ".venv" / "bin" / "python")
     nights = {}
     with departments_db(env):

@@ -142,6 +142,10 @@ def main(argv=None) -> int:
     from citylake.resolution.features import RID
     from citylake.spark import session
 
+    from citylake.settings import COMPILE_HUGE_METHODS, DRIVER_JAVA_OPTIONS
+
+    # as the base libraries' jobs run (citylake/orchestration.py); set it to compare without
+    os.environ.setdefault("CITYLAKE_DRIVER_JAVA_OPTIONS", f"{DRIVER_JAVA_OPTIONS} {COMPILE_HUGE_METHODS}")
     spark = session("bench-resolution")
     with tempfile.TemporaryDirectory() as scratch:
         folder = args.city or Path(scratch)

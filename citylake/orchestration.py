@@ -23,7 +23,7 @@ from airflow.sdk import Asset, CronDataIntervalTimetable
 
 from citylake import spark as citylake_spark
 from citylake.alerts import on_failure
-from citylake.settings import PROJECT_ROOT, Settings, load
+from citylake.settings import COMPILE_HUGE_METHODS, PROJECT_ROOT, Settings, load
 
 SPARK_CONNECTION = "citylake_spark"
 CITY_TIMEZONE = "Asia/Shanghai"
@@ -32,6 +32,7 @@ NIGHT = "{{ night(dag_run, triggering_asset_events) }}"
 JOBS_DIR = PROJECT_ROOT / "jobs"
 LAKE_WRITERS_POOL = "citylake_lake_writers"
 READ_ONLY_JOBS = frozenset({"nightly_summary"})  # every other job writes Delta tables
+RESOLUTION_JOBS = frozenset({"build_base"})
 DEFAULT_ARGS = {
     "owner": "citylake",
     "retries": 2,
@@ -148,6 +149,9 @@ def spark_job(task_id: str, job: str, args: list[str], **operator_kwargs):
         for key, value in citylake_spark.conf(settings).items()
         if not key.endswith((".access.key", ".secret.key"))  # those travel in the environment
     }
+    if job in RESOLUTION_JOBS:  # entity resolution's scoring stage is one huge method (settings.py)
+        for key in ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions"):
+            conf[key] = f"{conf[key]} {COMPILE_HUGE_METHODS}"
     return CitylakeSparkSubmitOperator(
         task_id=task_id,
         conn_id=SPARK_CONNECTION,

@@ -71,11 +71,15 @@ def _libpq_quote(value: str) -> str:
 # C1-only compilation saves short-lived nightly JVMs a quarter of their time, but it shrinks the
 # JIT code cache to 48 MB by default; a long-lived driver (the test session, a process running
 # every source's jobs) fills that, the JVM stops compiling and the SparkContext dies. 240 MB is
-# the tiered default. By default HotSpot never compiles a method over 8,000 bytecodes, and the
-# method Spark generates for entity resolution's scoring stage (the blocking join and every
-# comparison's CASE summed) is bigger: it ran interpreted. Compiled, scoring is 3 to 5 times
-# faster (bench/resolution_scoring.py: 1.27M against 0.24M pairs per second on local[2]).
-DRIVER_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m -XX:-DontCompileHugeMethods"
+# the tiered default.
+DRIVER_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m"
+# By default HotSpot never compiles a method over 8,000 bytecodes, and the method Spark generates
+# for entity resolution's scoring stage (the blocking join and every comparison's CASE summed) is
+# bigger: it ran interpreted. Compiled, scoring is 3 to 5 times faster (bench/resolution_scoring.py:
+# 1.27M against 0.24M pairs per second on local[2]). The base libraries' jobs get this option
+# (citylake/orchestration.py); the other, short-lived jobs gain nothing from compiling their
+# run-once huge methods.
+COMPILE_HUGE_METHODS = "-XX:-DontCompileHugeMethods"
 
 
 @dataclass(frozen=True)

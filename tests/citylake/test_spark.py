@@ -9,5 +9,3 @@ def test_driver_jvm_has_room_to_compile_a_long_night(spark):
         spark.sparkContext._jvm.com.sun.management.HotSpotDiagnosticMXBean._java_lang_class)
     assert int(diagnostics.getVMOption("ReservedCodeCacheSize").getValue()) >= 240 * 1024 * 1024
     assert diagnostics.getVMOption("TieredStopAtLevel").getValue() == "1"
-    # the scoring stage's generated method is over HotSpot's 8,000-bytecode limit: compile it anyway
-    assert diagnostics.getVMOption("DontCompileHugeMethods").getValue() == "false"

@@ -142,3 +142,13 @@ def test_an_asset_triggered_run_takes_the_newest_night_of_its_triggering_events(
     assert night(_run(), {"base.population": [event(None, {"night": "2026-11-24"})]}) == "2026-11-24"
     with pytest.raises(ValueError, match="run r: no logical date"):
         night(_run(), {})
+
+
+def test_only_the_base_libraries_compile_huge_methods(dagbag):
+    # entity resolution's scoring stage is one generated method over HotSpot's 8,000-bytecode limit
+    for dag_id, dag in dagbag.dags.items():
+        for task in dag.tasks:
+            resolving = task.application.endswith("/build_base.py")
+            for key in ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions"):
+                assert ("-XX:-DontCompileHugeMethods" in task.conf[key]) == resolving, f"{dag_id}.{task.task_id}"
+            assert "-XX:TieredStopAtLevel=1" in task.conf["spark.driver.extraJavaOptions"]
