@@ -5,29 +5,15 @@ from __future__ import annotations
 
 import json
 import os
-import random
-import socket
 import subprocess
 import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from citylake.ports import free_loopback_port
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    """A free loopback port below the kernel's ephemeral range (no outgoing connection or bind
-    to port 0 can take it before the server starts)."""
-    first_ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    for port in random.Random().sample(range(20000, first_ephemeral), 200):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no free loopback port between 20000 and the ephemeral range")
 
 
 def city_environment(data_dir: Path) -> dict[str, str]:
@@ -37,7 +23,7 @@ def city_environment(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("CITYLAKE_", "AIRFLOW", "PYSPARK")) or k == "CITYLAKE_DRIVER_MEMORY"}
     return env | {"CITYLAKE_ENV": "local", "CITYLAKE_DATA_DIR": str(data_dir),
-                  "CITYLAKE_DEPARTMENTS_DB_PORT": str(free_port()), "PYARROW_IGNORE_TIMEZONE": "1"}
+                  "CITYLAKE_DEPARTMENTS_DB_PORT": str(free_loopback_port()), "PYARROW_IGNORE_TIMEZONE": "1"}
 
 
 def _postgres(action: str, env: dict[str, str]) -> None:

@@ -26,7 +26,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from city_runs import city_environment, free_port
+from city_runs import city_environment
+
+from citylake.ports import free_loopback_port
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -44,7 +46,7 @@ def run_nightly(people: int, master: str, work: Path) -> dict:
     env = city_environment(work) | {"CITYLAKE_SPARK_WORKER_MEMORY": "6g"}
     env["PATH"] = f"{ROOT / '.venv' / 'bin'}:{env.get('PATH', '')}"
     if master == "cluster":
-        env |= {"CITYLAKE_SPARK_MASTER_PORT": str(free_port()), "CITYLAKE_SPARK_MASTER_UI_PORT": str(free_port())}
+        env |= {"CITYLAKE_SPARK_MASTER_PORT": str(free_loopback_port()), "CITYLAKE_SPARK_MASTER_UI_PORT": str(free_loopback_port())}
         exported = _script(["infra/spark-cluster.sh", "start"], env)
         env["CITYLAKE_SPARK_MASTER"] = exported.strip().removeprefix("export CITYLAKE_SPARK_MASTER=")
     try:

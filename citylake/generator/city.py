@@ -27,8 +27,12 @@ STREETS = ["人民路", "北京路", "朝阳路", "车城路", "发展大道", "
            "五堰街", "柳林路", "白浪路", "月亮湖路", "泉口路", "白庙路"]
 TRADES = ["商贸", "建材", "农业科技", "汽车配件", "物流", "餐饮管理", "电子", "文化传媒", "水电安装",
           "房地产开发", "机械制造", "医药连锁", "茶业", "旅游开发", "信息技术"]
-WORDS = ["鑫源", "华泰", "汉江", "武当", "楚天", "恒通", "宏达", "金桥", "瑞丰", "中信", "明珠", "长青",
-         "东风", "神农", "丹江", "荆楚", "聚贤", "富康", "天成", "安居"]
+# A company's trade name (字号) is two characters of this pool: 100 x 99 of them. A registration
+# authority admits no second company with the same trade name and trade in its area
+# (企业名称登记管理规定), so a name repeats only across the two cities.
+TRADE_NAME_CHARACTERS = ("鑫源华泰恒通宏达金桥瑞丰明珠长青天成安居富康聚贤兴隆盛昌荣德信和顺利祥嘉佳美新正"
+                         "大宇博远鸿鹏飞腾龙凤海山川江汉楚荆武当丹神农星辰光辉晨阳春秋景福永久万千百联合创"
+                         "业智汇中东南西北宝玉银锦绣诚实强健润泽发")
 STATUSES = ["存续"] * 8 + ["吊销", "注销"]
 HOSPITALS = ["市人民医院", "市妇幼保健院", "市中医医院", "太和医院", "东风总医院"]
 REGISTRATION_START = date(2015, 10, 1)  # credit codes replaced registration numbers ("三证合一")
@@ -181,6 +185,8 @@ class Builder:
         self.given_single = [g for g in self.given if len(g) == 1]
         self.taken_numbers: set[str] = set()
         self.taken_codes: set[str] = set()
+        self.taken_names: set[tuple[str, str, str]] = set()  # (city, trade name, trade)
+        self.trade_name_characters = list(TRADE_NAME_CHARACTERS)
         self.counters: dict[str, int] = {}
 
     def next_index(self, kind: str) -> int:
@@ -238,12 +244,23 @@ class Builder:
                 self.taken_codes.add(code)
                 return code
 
+    def trade_name(self, city: str, trade: str) -> str:
+        """A trade name (字号) not yet registered in the city with this trade."""
+        rng = self.rng
+        for _ in range(1000):
+            word = "".join(rng.sample(self.trade_name_characters, 2))
+            if (city, word, trade) not in self.taken_names:
+                self.taken_names.add((city, word, trade))
+                return word
+        raise RuntimeError(f"no free trade name left for {trade} in {city}")
+
     def enterprise(self, people: list[Person]) -> Entity:
         rng = self.rng
         division = rng.choice(sorted(divisions.CURRENT))
         code = self.credit_code("91", division)
         city = CITY_OF[division].removesuffix("市")
-        word, trade = rng.choice(WORDS), rng.choice(TRADES)
+        trade = rng.choice(TRADES)
+        word = self.trade_name(city, trade)
         name = f"{city}{word}{trade}有限公司" if rng.random() < 0.5 else f"{word}{trade}（{city}）有限公司"
         established = date(1995, 1, 1) + timedelta(days=rng.randrange(0, (self.night - date(1995, 1, 1)).days))
         registration = None
@@ -261,7 +278,8 @@ class Builder:
             [("社会团体", "51", "协会"), ("民办非企业单位", "52", "培训学校"), ("基金会", "53", "慈善基金会")]
         )
         city = CITY_OF[division]
-        name = f"{city}{rng.choice(WORDS)}{rng.choice(TRADES)}{suffix}"
+        trade = rng.choice(TRADES)
+        name = f"{city}{self.trade_name(city, trade + suffix)}{trade}{suffix}"
         established = date(2000, 1, 1) + timedelta(days=rng.randrange(0, 365 * 25))
         return Entity(f"E{self.next_index('entity'):07d}", self.credit_code(prefix, division), None,
                       name, category, rng.choice(people), established, rng.choice((3, 10, 50, 200)),

@@ -97,15 +97,24 @@ def hashed_features(config: ResolutionConfig, comparisons: list[Comparison]) -> 
 
 
 def prepare(records: DataFrame, config: ResolutionConfig, truth_column: str | None = None) -> Prepared:
+    """Features, anchors and conflicts, block keys; ``facts["prepare_seconds"]`` times each step
+    (each ends in a checkpoint, so each is its own work)."""
     comparisons = comparisons_of(config)
+    started = time.perf_counter()
     base, featured, facts = features.build(records, config, truth_column, hashed=hashed_features(config, comparisons))
     _check_sql(featured, config, comparisons)
+    seconds = {"features": time.perf_counter() - started}
+    mark = time.perf_counter()
     anchored = identifiers.anchor(featured, config)
     anchored, conflict_rows = identifiers.conflicts(anchored, config, comparisons)
     anchored = anchored.localCheckpoint()
+    seconds["anchors_and_conflicts"] = time.perf_counter() - mark
+    mark = time.perf_counter()
     keyed, block_report = blocking.with_block_keys(anchored, config)
     keyed = keyed.localCheckpoint()
+    seconds["block_keys"] = time.perf_counter() - mark
     facts["blocking_rules"] = block_report
+    facts["prepare_seconds"] = {name: round(value, 2) for name, value in seconds.items()}
     conflicts = conflict_rows.select("record_key", F.lit("identifier_conflict").alias("reason"),
                                      "representative_key", "identifier", "masked_identifier", "action")
     ambiguous = identifiers.ambiguous(keyed).select(
@@ -379,6 +388,7 @@ def resolve(records: DataFrame, config: ResolutionConfig, *, previous_ids: DataF
     report = _report(prepared, config, model, total, em_facts, scoring, finished, out, truth_column)
     report["seconds"] = {name: round(value, 2) for name, value in timings.items()}
     report["seconds"]["total"] = round(time.perf_counter() - started, 2)
+    report["seconds"]["prepare_steps"] = prepared.facts["prepare_seconds"]
     return Resolution(out, finished["links"], finished["review"], prepared.conflicts, history, model, report)
 
 

@@ -111,7 +111,7 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
         "scoring_new_and_changed": delta_scoring, "scoring_reclustered": subset_scoring,
         "links": {"accepted": finished["links_count"]}, "clustering": finished["clustering"],
         "seconds": {name: round(value, 2) for name, value in seconds.items()}
-        | {"total": round(time.perf_counter() - started, 2)},
+        | {"total": round(time.perf_counter() - started, 2), "prepare_steps": prepared.facts["prepare_seconds"]},
     }
     if truth_column is not None:
         from citylake.resolution import evaluate

@@ -182,3 +182,31 @@ def test_city_evolution_moves_people_and_keeps_their_keys():
     moved = [p for p in city.people if p.key in before and p.address != before[p.key]]
     assert moved and all(p.previous_address == before[p.key] for p in moved)
     assert len(city.people) > len(before)  # newborns
+
+
+def test_a_trade_name_is_registered_once_per_city_and_trade():
+    """企业名称登记管理规定: one trade name (字号) per trade in a registration area. A company is
+    "<city><trade name><trade>有限公司" or "<trade name><trade>（<city>）有限公司"; read either way, no
+    two companies of a city share their trade name and trade."""
+    city = city_model.build(20_000, 5, NIGHT)
+
+    def registered(name: str) -> tuple[str, str]:
+        name = name.removesuffix("有限公司")
+        if name.endswith("）"):
+            words, place = name.removesuffix("）").split("（")
+            return place, words
+        return name[:2], name[2:]
+
+    enterprises = [registered(e.name) for e in city.entities if e.is_enterprise]
+    assert len(enterprises) == 2000 and {place for place, _ in enterprises} == {"十堰", "荆门"}
+    assert len(set(enterprises)) == len(enterprises)
+    organisations = [e.name for e in city.entities if not e.is_enterprise]
+    assert len(set(organisations)) == len(organisations)
+
+
+def test_a_city_with_no_trade_name_left_says_so():
+    builder = city_model.Builder(1, NIGHT)
+    builder.trade_name_characters = ["鑫", "源"]
+    assert {builder.trade_name("十堰", "物流") for _ in range(2)} == {"鑫源", "源鑫"}
+    with pytest.raises(RuntimeError, match="no free trade name left for 物流 in 十堰"):
+        builder.trade_name("十堰", "物流")

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-import random
-import socket
 import subprocess
 
+from citylake.ports import free_loopback_port
 from tests.conftest import PROJECT_ROOT
 
 VENV_BIN = PROJECT_ROOT / ".venv" / "bin"
@@ -35,22 +34,11 @@ _HANDED_OUT: set[int] = set()
 
 
 def free_port() -> int:
-    """A free loopback port below the kernel's ephemeral range, so no outgoing connection and no
-    bind to port 0 (Spark's block manager, py4j, curl) can take it between now and the server's
-    start; never the same port twice in one test session."""
-    first_ephemeral = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-    candidates = random.Random().sample(range(20000, first_ephemeral), 200)
-    for port in candidates:
-        if port in _HANDED_OUT:
-            continue
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        _HANDED_OUT.add(port)
-        return port
-    raise RuntimeError("no free loopback port between 20000 and the ephemeral range")
+    """A free loopback port for a server the test starts; never the same port twice in one test
+    session (a port handed out may not be bound yet)."""
+    port = free_loopback_port(taken=_HANDED_OUT)
+    _HANDED_OUT.add(port)
+    return port
 
 
 def assert_libraries_match(base: dict, expected: dict) -> None:

@@ -1,6 +1,14 @@
-"""End to end: the README's nightly, through Airflow, over a generated city on the local lake."""
+"""End to end: the README's nightly (infra/nightly.sh), through Airflow, over a generated city on
+the local lake, with its Spark jobs submitted to a standalone cluster (a master and a worker from
+the pyspark distribution, infra/spark-cluster.sh): the scale-out path. The same script on the
+default local[*] runs under the scheduler in test_stack.py, and every job's own test runs local[*].
+One night serves both checks, because a night costs minutes (one Spark application per step)."""
 
 import json
+import urllib.request
+from pathlib import Path
+from subprocess import CompletedProcess
+from typing import NamedTuple
 
 import pytest
 
@@ -10,22 +18,39 @@ pytestmark = pytest.mark.slow
 NIGHT = "2026-11-23"
 
 
+class Night(NamedTuple):
+    result: CompletedProcess  # infra/nightly.sh's run
+    manifest: dict  # the generator's truth
+    summary: dict  # the night's summary report
+    data: Path  # the data folder (lake, reports, logs, lineage)
+    master: str  # the cluster's spark:// URL
+    cluster: dict  # the master's state after the night (/json/)
+
+
 @pytest.fixture(scope="module")
 def nightly(tmp_path_factory):
     data = tmp_path_factory.mktemp("nightly")
+    ui_port = free_port()
     env = clean_environment(CITYLAKE_DATA_DIR=str(data), CITYLAKE_SEED="13",
-                            CITYLAKE_DEPARTMENTS_DB_PORT=str(free_port()))
+                            CITYLAKE_DEPARTMENTS_DB_PORT=str(free_port()),
+                            CITYLAKE_SPARK_MASTER_PORT=str(free_port()), CITYLAKE_SPARK_MASTER_UI_PORT=str(ui_port),
+                            CITYLAKE_SPARK_WORKER_MEMORY="3g")
     try:
+        started = run(["infra/spark-cluster.sh", "start"], env, timeout=180)
+        env["CITYLAKE_SPARK_MASTER"] = started.stdout.strip().removeprefix("export CITYLAKE_SPARK_MASTER=")
         result = run(["infra/nightly.sh", NIGHT, "1500"], env, timeout=3000)
         manifest = json.loads((data / "truth" / NIGHT / "manifest.json").read_text(encoding="utf-8"))
         summary = json.loads((data / "reports" / NIGHT / "summary.json").read_text(encoding="utf-8"))
-        yield result, manifest, summary, data
+        with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/json/", timeout=10) as response:
+            cluster = json.load(response)
+        yield Night(result, manifest, summary, data, env["CITYLAKE_SPARK_MASTER"], cluster)
     finally:
         run(["infra/postgres.sh", "stop"], env, timeout=60)
+        run(["infra/spark-cluster.sh", "stop"], env, timeout=60)
 
 
 def test_the_dag_run_succeeds_and_prints_the_summary(nightly):
-    result, _, summary, data = nightly
+    result, data = nightly.result, nightly.data
     assert "DAG runs state=success" in result.stdout
     assert "citylake_ingest_household_registration" in result.stdout and "citylake_curated" in result.stdout
     assert f"lake     {data / 'lake'}" in result.stdout
@@ -37,7 +62,7 @@ def test_the_dag_run_succeeds_and_prints_the_summary(nightly):
 
 
 def test_every_layer_holds_the_generated_counts(nightly):
-    _, manifest, summary, _ = nightly
+    manifest, summary = nightly.manifest, nightly.summary
     for source, expected in manifest["sources"].items():
         got = summary["sources"][source]
         assert got["status"] == "landed"
@@ -55,7 +80,7 @@ def test_every_layer_holds_the_generated_counts(nightly):
 def test_curated_table_is_masked(nightly, spark):
     from pyspark.sql import functions as F
 
-    _, manifest, _, data = nightly
+    manifest, data = nightly.manifest, nightly.data
     theme = spark.read.format("delta").load(str(data / "lake" / "theme" / "enterprise_legal_representative"))
     # at least the representatives registered as residents; the population also knows people from
     # its other sources (deaths, enrolments)
@@ -71,7 +96,7 @@ def test_no_artifact_of_the_night_carries_a_raw_identity_number(nightly):
 
     from citylake import identity
 
-    _, _, _, data = nightly
+    data = nightly.data
     candidate = re.compile(rb"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
     scanned = 0
     for folder in (data / "reports", data / "airflow" / "logs", data / "lineage"):
@@ -88,7 +113,7 @@ def test_no_artifact_of_the_night_carries_a_raw_identity_number(nightly):
 def test_every_task_run_emits_openlineage_events(nightly):
     from citylake import contracts
 
-    _, _, _, data = nightly
+    data = nightly.data
     events = [json.loads(line) for line in (data / "lineage" / "openlineage.jsonl").read_text().splitlines()]
     states = {}
     for event in events:
@@ -120,3 +145,16 @@ def test_every_task_run_emits_openlineage_events(nightly):
         (extract,) = completed[f"citylake_ingest_{contract.name}.land_{contract.name}"]["inputs"]
         assert extract["namespace"].startswith("postgres://127.0.0.1:")
         assert extract["name"] == f"departments.{contract.jdbc.table}"
+
+
+def test_every_job_was_an_application_of_the_cluster(nightly):
+    from citylake import contracts
+
+    master, cluster = nightly.master, nightly.cluster
+    assert master.startswith("spark://127.0.0.1:")
+    names = {app["name"] for app in cluster["completedapps"]}
+    for source in contracts.load_all():
+        assert {f"citylake-land-{source}", f"citylake-standardise-{source}"} <= names, source
+    assert {"citylake-base-population", "citylake-base-legal_entity", "citylake-base-credit", "citylake-curated",
+            "citylake-summary"} <= names
+    assert cluster["aliveworkers"] == 1

@@ -124,6 +124,7 @@ def test_the_second_night_is_incremental_and_persons_keep_their_ids(spark, two_n
     settings, _ = two_nights
     report = json.loads((settings.reports_dir / NEXT_NIGHT / "resolution" / "population.json").read_text())
     assert report["mode"] == "incremental" and report["previous_night"] == NIGHT
+    assert set(report["seconds"]["prepare_steps"]) == {"features", "anchors_and_conflicts", "block_keys"}
     ids = {}
     for night in (NIGHT, NEXT_NIGHT):
         resolved = _with_truth(spark, settings, "population", night)
