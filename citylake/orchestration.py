@@ -89,6 +89,17 @@ def nightly_schedule(cron: str) -> CronDataIntervalTimetable:
     return CronDataIntervalTimetable(cron, timezone=CITY_TIMEZONE)
 
 
+def latest_scheduled_night(cron: str, now) -> str:
+    """The night the scheduler runs first for a DAG on this schedule that starts at ``now`` (an
+    aware datetime) with catchup off: that of the latest complete data interval (the scheduler's
+    own timetable computes it)."""
+    import pendulum
+    from airflow.timetables.interval import CronDataIntervalTimetable as SchedulerTimetable
+
+    timetable = SchedulerTimetable(cron, timezone=CITY_TIMEZONE)
+    return _city_date(timetable.infer_manual_data_interval(run_after=pendulum.instance(now)).start)
+
+
 # What every citylake DAG shares (the DAG policy tests/dags checks).
 DAG_KWARGS = {
     "catchup": False,

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from citylake import contracts
+from citylake import contracts, orchestration
 from citylake.orchestration import NIGHT, SPARK_CONNECTION, night
 from tests.conftest import PROJECT_ROOT
 
@@ -152,3 +152,10 @@ def test_only_the_base_libraries_compile_huge_methods(dagbag):
             for key in ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions"):
                 assert ("-XX:-DontCompileHugeMethods" in task.conf[key]) == resolving, f"{dag_id}.{task.task_id}"
             assert "-XX:TieredStopAtLevel=1" in task.conf["spark.driver.extraJavaOptions"]
+
+
+def test_the_first_scheduled_night_is_the_latest_complete_interval():
+    utc = timezone.utc
+    assert orchestration.latest_scheduled_night("0 1 * * *", datetime(2026, 12, 1, 14, 0, tzinfo=utc)) == "2026-11-30"  # 22:00 city
+    assert orchestration.latest_scheduled_night("0 1 * * *", datetime(2026, 12, 1, 16, 30, tzinfo=utc)) == "2026-11-30"  # 00:30
+    assert orchestration.latest_scheduled_night("0 1 * * *", datetime(2026, 12, 1, 17, 30, tzinfo=utc)) == "2026-12-01"  # 01:30

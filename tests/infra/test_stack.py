@@ -5,31 +5,14 @@ the Airflow UI."""
 import json
 import subprocess
 import time
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timezone
 
 import pytest
 
+from citylake import contracts, orchestration
 from tests.infra.helpers import clean_environment, free_port, run
 
 pytestmark = pytest.mark.slow
-CITY = ZoneInfo("Asia/Shanghai")
-
-
-def scheduled_night(now: datetime) -> str:
-    """The night the scheduler runs first for a DAG at 01:00 city time (catchup off): the latest
-    complete daily interval, which starts at 01:00 on that night."""
-    local = now.astimezone(CITY)
-    boundary = local.replace(hour=1, minute=0, second=0, microsecond=0)
-    if local < boundary:
-        boundary -= timedelta(days=1)
-    return (boundary - timedelta(days=1)).date().isoformat()
-
-
-def test_scheduled_night_is_the_latest_complete_interval():
-    assert scheduled_night(datetime(2026, 12, 1, 14, 0, tzinfo=ZoneInfo("UTC"))) == "2026-11-30"  # 22:00 city
-    assert scheduled_night(datetime(2026, 12, 1, 16, 30, tzinfo=ZoneInfo("UTC"))) == "2026-11-30"  # 00:30 city
-    assert scheduled_night(datetime(2026, 12, 1, 17, 30, tzinfo=ZoneInfo("UTC"))) == "2026-12-01"  # 01:30 city
 
 
 def _exports(text):
@@ -47,7 +30,8 @@ def stack(tmp_path_factory):
     data = tmp_path_factory.mktemp("stack")
     env = clean_environment(CITYLAKE_DATA_DIR=str(data), CITYLAKE_AIRFLOW_PORT=str(free_port()),
                             CITYLAKE_MINIO_PORT=str(free_port()), CITYLAKE_DEPARTMENTS_DB_PORT=str(free_port()))
-    night = scheduled_night(datetime.now(CITY))
+    night = orchestration.latest_scheduled_night(contracts.load_all()["household_registration"].schedule,
+                                                 datetime.now(timezone.utc))
     try:
         # the departments deliver before the scheduler wakes: the stack's own servers, then the city
         for script in ("infra/minio.sh", "infra/postgres.sh"):
