@@ -54,7 +54,8 @@ def _script(command: list[str], env: dict[str, str], timeout: int = 600) -> str:
 
 
 def run_nightly(people: int, master: str, work: Path) -> dict:
-    env = city_environment(work) | {"CITYLAKE_SPARK_WORKER_MEMORY": "6g"}
+    # a worker as big as the local driver (CITYLAKE_DRIVER_MEMORY), its one executor a little less
+    env = city_environment(work) | {"CITYLAKE_SPARK_WORKER_MEMORY": "6g", "CITYLAKE_EXECUTOR_MEMORY": "5g"}
     env["PATH"] = f"{ROOT / '.venv' / 'bin'}:{env.get('PATH', '')}"
     if master == "cluster":
         env |= {"CITYLAKE_SPARK_MASTER_PORT": str(free_loopback_port()), "CITYLAKE_SPARK_MASTER_UI_PORT": str(free_loopback_port())}

@@ -91,6 +91,7 @@ class Settings:
     ivy_dir: Path
     s3: S3Settings | None = None
     driver_memory: str = "2g"
+    executor_memory: str = "2g"  # each executor's heap on a cluster (local[*] runs in the driver)
     driver_java_options: str = DRIVER_JAVA_OPTIONS
     departments_db: DepartmentsDb = DepartmentsDb()
     audit_days: int = 30  # time travel kept this many days back (VACUUM retention)
@@ -126,6 +127,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
     master = environ.get("CITYLAKE_SPARK_MASTER", "local[2]")
     jvm = {
         "driver_memory": environ.get("CITYLAKE_DRIVER_MEMORY", "2g"),
+        "executor_memory": environ.get("CITYLAKE_EXECUTOR_MEMORY", "2g"),
         "driver_java_options": environ.get("CITYLAKE_DRIVER_JAVA_OPTIONS", DRIVER_JAVA_OPTIONS),
         "departments_db": _departments_db(environ),
         "audit_days": _audit_days(environ),

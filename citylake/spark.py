@@ -61,6 +61,7 @@ def conf(settings: Settings) -> dict[str, str]:
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.driver.memory": settings.driver_memory,
+        "spark.executor.memory": settings.executor_memory,
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         # Landing decodes extracts with F.decode in any Java charset (GBK, GB18030...), and bytes
         # that are not the charset become U+FFFD instead of failing the job (citylake/landing.py).

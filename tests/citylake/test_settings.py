@@ -40,6 +40,15 @@ def test_spark_conf_carries_s3a_settings_only_for_s3():
     assert "hadoop-aws" not in packages(local) and "hadoop-aws:3.5.0" in packages(s3)
 
 
+def test_driver_and_executor_memory_default_and_override():
+    from citylake.spark import conf
+
+    default = conf(load({}))
+    assert default["spark.driver.memory"] == "2g" and default["spark.executor.memory"] == "2g"
+    sized = conf(load({"CITYLAKE_DRIVER_MEMORY": "6g", "CITYLAKE_EXECUTOR_MEMORY": "5g"}))
+    assert sized["spark.driver.memory"] == "6g" and sized["spark.executor.memory"] == "5g"
+
+
 def test_departments_db_defaults_overrides_and_connection_strings():
     from psycopg.conninfo import conninfo_to_dict
 

@@ -31,14 +31,14 @@ class Night(NamedTuple):
 def nightly(tmp_path_factory):
     data = tmp_path_factory.mktemp("nightly")
     ui_port = free_port()
-    env = clean_environment(CITYLAKE_DATA_DIR=str(data), CITYLAKE_SEED="13",
+    env = clean_environment(CITYLAKE_DATA_DIR=str(data), CITYLAKE_SEED="5",
                             CITYLAKE_DEPARTMENTS_DB_PORT=str(free_port()),
                             CITYLAKE_SPARK_MASTER_PORT=str(free_port()), CITYLAKE_SPARK_MASTER_UI_PORT=str(ui_port),
                             CITYLAKE_SPARK_WORKER_MEMORY="3g")
     try:
         started = run(["infra/spark-cluster.sh", "start"], env, timeout=180)
         env["CITYLAKE_SPARK_MASTER"] = started.stdout.strip().removeprefix("export CITYLAKE_SPARK_MASTER=")
-        result = run(["infra/nightly.sh", NIGHT, "1500"], env, timeout=3000)
+        result = run(["infra/nightly.sh", NIGHT, "400"], env, timeout=3000)
         manifest = json.loads((data / "truth" / NIGHT / "manifest.json").read_text(encoding="utf-8"))
         summary = json.loads((data / "reports" / NIGHT / "summary.json").read_text(encoding="utf-8"))
         with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/json/", timeout=10) as response:
