@@ -1,4 +1,4 @@
-"""Benchmark: a whole nightly through the scheduler, on local[2] and on a Spark standalone cluster.
+"""Benchmark: a whole nightly on local[2], on a Spark standalone cluster, and through the scheduler.
 
     .venv/bin/python bench/nightly.py [--people 100000] [--masters local cluster scheduler]
 
@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import datetime, timezone
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from city_runs import city_environment
