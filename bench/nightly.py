@@ -38,6 +38,7 @@ from pathlib import Path
 from city_runs import city_environment
 
 from citylake import contracts
+from citylake.local_stack import dag_runs, exports
 from citylake.orchestration import latest_scheduled_night
 from citylake.ports import free_loopback_port
 
@@ -81,14 +82,8 @@ def run_nightly(people: int, master: str, work: Path) -> dict:
     }
 
 
-def _exports(text: str) -> dict[str, str]:
-    return dict(line.removeprefix("export ").split("=", 1) for line in text.splitlines() if line.startswith("export "))
-
-
 def _runs(env: dict[str, str], dag_id: str) -> list[dict]:
-    out = _script(["airflow", "dags", "list-runs", dag_id, "-o", "json"], env, timeout=300)
-    (listing,) = [line for line in out.splitlines() if line.startswith(("[{", "[]"))]
-    return json.loads(listing)
+    return dag_runs(_script(["airflow", "dags", "list-runs", dag_id, "-o", "json"], env, timeout=300))
 
 
 def run_scheduled(people: int, work: Path, timeout_s: int = 4 * 3600) -> dict:
@@ -102,9 +97,9 @@ def run_scheduled(people: int, work: Path, timeout_s: int = 4 * 3600) -> dict:
     try:
         # the departments deliver before the scheduler wakes: the stack's servers, then the city
         for script in ("infra/minio.sh", "infra/postgres.sh"):
-            env |= _exports(_script([script, "start"], env))
+            env |= exports(_script([script, "start"], env))
         _script(["citylake", "generate", "--people", str(people), "--date", night], env, timeout=3600)
-        env |= _exports(_script(["infra/stack.sh", "start"], env))
+        env |= exports(_script(["infra/stack.sh", "start"], env))
         deadline = time.monotonic() + timeout_s
         while not [r for r in _runs(env, "citylake_curated") if r["state"] in ("success", "failed")]:
             if time.monotonic() > deadline:

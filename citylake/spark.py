@@ -41,6 +41,9 @@ EXCLUDED_PACKAGES = (
 )
 
 
+DELTA_LOGS_KEPT = 48  # Delta tables whose log and snapshot a session keeps open (least recently used go)
+
+
 def packages(settings: Settings) -> str:
     """Maven coordinates for --packages; the 600 MB AWS SDK bundle only where S3 is used."""
     return ",".join(ALL_PACKAGES if settings.s3 is not None else (DELTA_PACKAGE, POSTGRES_JDBC_PACKAGE))
@@ -68,6 +71,10 @@ def conf(settings: Settings) -> dict[str, str]:
         "spark.sql.legacy.javaCharsets": "true",
         "spark.sql.legacy.codingErrorAction": "true",
         "spark.databricks.delta.snapshotPartitions": "2",
+        # Delta keeps every table it has opened (its log and a cached snapshot state) for an hour,
+        # up to 10,000 tables: a long-lived session (the test run, a notebook) filled a 2g driver
+        # with tables it had finished with, until a broadcast had no room. A lake has ~45 tables.
+        "spark.databricks.delta.delta.log.cacheSize": str(DELTA_LOGS_KEPT),
         # Driver and executors run the venv's Python (the one that holds citylake).
         "spark.pyspark.python": sys.executable,
         "spark.pyspark.driver.python": sys.executable,

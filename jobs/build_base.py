@@ -37,7 +37,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import time
 from datetime import date
 
 from pyspark.sql import DataFrame, SparkSession
@@ -49,6 +48,7 @@ from citylake.metrics import freshness_check
 from citylake.population import PERSON_SOURCES, golden_population, person_records
 from citylake.resolution import Model, load_config, resolve, resolve_incremental
 from citylake.settings import PROJECT_ROOT, Settings
+from citylake.timing import Phases
 
 log = logging.getLogger("citylake.build_base")
 
@@ -230,27 +230,15 @@ def build_credit(spark: SparkSession, settings: Settings, standards: dict[str, D
     return rows
 
 
-class Phases:
-    """Seconds per phase of a build (Spark is lazy: a phase ends with the action that runs it)."""
-
-    def __init__(self, clock=time.perf_counter) -> None:
-        self.seconds: dict[str, float] = {}
-        self._clock = clock
-        self._mark = clock()
-
-    def done(self, name: str) -> None:
-        now = self._clock()
-        self.seconds[name] = round(self.seconds.get(name, 0.0) + now - self._mark, 2)
-        self._mark = now
-
-    def write(self, settings: Settings, library: str, run_date: str) -> None:
-        folder = settings.reports_dir / run_date / "build"
-        folder.mkdir(parents=True, exist_ok=True)
-        total = round(sum(self.seconds.values()), 2)
-        (folder / f"{library}.json").write_text(json.dumps({"library": library, "seconds": self.seconds,
-                                                            "total": total}, indent=2))
-        log.info("%s: built in %.1f s (%s)", library, total,
-                 ", ".join(f"{name} {value:.1f}" for name, value in self.seconds.items()))
+def write_build_report(phases: Phases, settings: Settings, library: str, run_date: str) -> None:
+    """reports/<date>/build/<library>.json: the seconds of each phase of the library's build."""
+    folder = settings.reports_dir / run_date / "build"
+    folder.mkdir(parents=True, exist_ok=True)
+    total = round(sum(phases.seconds.values()), 2)
+    (folder / f"{library}.json").write_text(json.dumps({"library": library, "seconds": phases.seconds,
+                                                        "total": total}, indent=2))
+    log.info("%s: built in %.1f s (%s)", library, total,
+             ", ".join(f"{name} {value:.1f}" for name, value in phases.seconds.items()))
 
 
 def build(spark: SparkSession, settings: Settings, library: str, run_date: str, run_id: str,
@@ -260,7 +248,7 @@ def build(spark: SparkSession, settings: Settings, library: str, run_date: str, 
     phases.done("sources")
     if library == "credit":
         rows = build_credit(spark, settings, standards, run_date, run_id, freshness, phases)
-        phases.write(settings, library, run_date)
+        write_build_report(phases, settings, library, run_date)
         return rows
     if library == "population":
         resolved = resolve_library(spark, settings, library, person_records(standards), run_date, mode, phases)
@@ -277,7 +265,7 @@ def build(spark: SparkSession, settings: Settings, library: str, run_date: str, 
             people = spark.createDataFrame([], "identity_number string, person_id string, resolved_by string")
         golden = golden_legal_entity(resolved, people)
     rows = publish(spark, settings, library, golden, run_date, run_id, freshness, phases)
-    phases.write(settings, library, run_date)
+    write_build_report(phases, settings, library, run_date)
     return rows
 
 

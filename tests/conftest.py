@@ -46,6 +46,7 @@ def departments_db(data_dir) -> citylake_settings.Settings:
     own cluster folder, for the whole run; Settings like local_settings, pointing at it."""
     import shutil
 
+    from citylake.local_stack import exports
     from tests.infra.helpers import clean_environment, free_port, run
 
     # mkdtemp, not tmp_path_factory: pytest's folders are 0700 root, and the server runs as the
@@ -55,8 +56,8 @@ def departments_db(data_dir) -> citylake_settings.Settings:
     env = clean_environment(CITYLAKE_DATA_DIR=str(folder), CITYLAKE_DEPARTMENTS_DB_PORT=str(free_port()))
     try:
         started = run(["infra/postgres.sh", "start"], env, timeout=600)  # may install the server
-        exports = dict(line.removeprefix("export ").split("=", 1) for line in started.stdout.splitlines())
-        yield citylake_settings.load({"CITYLAKE_ENV": "local", "CITYLAKE_DATA_DIR": str(data_dir), **exports})
+        yield citylake_settings.load({"CITYLAKE_ENV": "local", "CITYLAKE_DATA_DIR": str(data_dir),
+                                      **exports(started.stdout)})
     finally:
         run(["infra/postgres.sh", "stop"], env, timeout=60)
         shutil.rmtree((folder / "postgres").resolve(), ignore_errors=True)  # a fallback cluster too

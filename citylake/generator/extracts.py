@@ -192,12 +192,11 @@ def enterprise_registry(city: City) -> Iterator[Record]:
 
 
 def social_organisations(city: City) -> Iterator[Record]:
-    """民政: social organisations, registered under credit codes of category 51, 52 or 53."""
-    dept = Department(city, "social_organisations")
+    """民政: social organisations, registered under credit codes of category 51, 52 or 53 (as
+    registered: civil affairs' extract carries no typing noise)."""
     for entity in city.entities:
         if entity.is_enterprise:
             continue
-        dice = dept.dice(entity.key)
         representative = entity.representative
         yield Record(entity.key, {
             "统一社会信用代码": entity.credit_code, "社会组织名称": entity.name, "社会组织类型": entity.category,

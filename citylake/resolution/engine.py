@@ -30,6 +30,7 @@ from citylake.resolution.config import ConfigError, ResolutionConfig
 from citylake.resolution.features import HASH, KEY, RID, TRUTH
 from citylake.resolution.identifiers import ANCHOR, ANCHOR_TYPE, REVIEW
 from citylake.resolution.ids import assign_ids
+from citylake.timing import Phases
 
 OUTPUT_COLUMNS = ("record_key", "content_hash", "cluster", "resolved_by", "review_reason")
 
@@ -100,21 +101,19 @@ def prepare(records: DataFrame, config: ResolutionConfig, truth_column: str | No
     """Features, anchors and conflicts, block keys; ``facts["prepare_seconds"]`` times each step
     (each ends in a checkpoint, so each is its own work)."""
     comparisons = comparisons_of(config)
-    started = time.perf_counter()
+    steps = Phases()
     base, featured, facts = features.build(records, config, truth_column, hashed=hashed_features(config, comparisons))
     _check_sql(featured, config, comparisons)
-    seconds = {"features": time.perf_counter() - started}
-    mark = time.perf_counter()
+    steps.done("features")
     anchored = identifiers.anchor(featured, config)
     anchored, conflict_rows = identifiers.conflicts(anchored, config, comparisons)
     anchored = anchored.localCheckpoint()
-    seconds["anchors_and_conflicts"] = time.perf_counter() - mark
-    mark = time.perf_counter()
+    steps.done("anchors_and_conflicts")
     keyed, block_report = blocking.with_block_keys(anchored, config)
     keyed = keyed.localCheckpoint()
-    seconds["block_keys"] = time.perf_counter() - mark
+    steps.done("block_keys")
     facts["blocking_rules"] = block_report
-    facts["prepare_seconds"] = {name: round(value, 2) for name, value in seconds.items()}
+    facts["prepare_seconds"] = steps.seconds
     conflicts = conflict_rows.select("record_key", F.lit("identifier_conflict").alias("reason"),
                                      "representative_key", "identifier", "masked_identifier", "action")
     ambiguous = identifiers.ambiguous(keyed).select(
@@ -229,11 +228,8 @@ def _fields_named(text: str, config: ResolutionConfig, qualified: bool) -> set[s
     """The fields whose features a piece of SQL names (``l.name_pinyin`` -> name)."""
     pattern_ = r"\b[lr]\.(\w+)" if qualified else r"\b([A-Za-z_]\w*)\b"
     names = set(re.findall(pattern_, text))
-    fields = set()
-    for field in config.fields:
-        if any(name == field or name.startswith(field + "_") for name in names):
-            fields.add(field)
-    return fields
+    return {name_of_field for name_of_field in config.fields
+            if any(name == name_of_field or name.startswith(name_of_field + "_") for name in names)}
 
 
 def blocked_comparisons(config: ResolutionConfig, comparisons: list[Comparison]) -> dict[int, set[int]]:
@@ -362,32 +358,27 @@ def resolve(records: DataFrame, config: ResolutionConfig, *, previous_ids: DataF
     ``previous_ids``: last night's ``record_key`` -> id column map, so ids persist; ``model``: a
     fitted model to reuse (skips EM); ``truth_column``: true keys, to report blocking pair
     completeness and pairwise and cluster F1; ``salt``: mixed into new ids (the night)."""
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
+    phases = Phases()
     prepared = prepare(records, config, truth_column)
     total = prepared.keyed.count()
-    timings["prepare"] = time.perf_counter() - started
+    phases.done("prepare")
 
-    mark = time.perf_counter()
     em_facts: dict = {}
     if model is None:
         model, em_facts = fit_model(prepared, config, total)
-    timings["model"] = time.perf_counter() - mark
+    phases.done("model")
 
-    mark = time.perf_counter()
     scored, scoring = score(prepared, config, model, known_pairs=em_facts.get("pairs_to_score"))
-    timings["scoring"] = time.perf_counter() - mark
+    phases.done("scoring")
 
-    mark = time.perf_counter()
     finished = finish(prepared, config, model, scored)
     out = records_out(prepared, finished["labels"], config).localCheckpoint()
     out, history = with_ids(out, previous_ids, config, salt)
     out = out.localCheckpoint()
-    timings["clustering_and_ids"] = time.perf_counter() - mark
+    phases.done("clustering_and_ids")
 
     report = _report(prepared, config, model, total, em_facts, scoring, finished, out, truth_column)
-    report["seconds"] = {name: round(value, 2) for name, value in timings.items()}
-    report["seconds"]["total"] = round(time.perf_counter() - started, 2)
+    report["seconds"] = {**phases.seconds, "total": phases.elapsed()}
     report["seconds"]["prepare_steps"] = prepared.facts["prepare_seconds"]
     return Resolution(out, finished["links"], finished["review"], prepared.conflicts, history, model, report)
 

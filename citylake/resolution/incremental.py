@@ -21,8 +21,6 @@ sees the same blocks and identifiers as a full run would.
 
 from __future__ import annotations
 
-import time
-
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -31,6 +29,7 @@ from citylake.resolution.config import ResolutionConfig
 from citylake.resolution.features import HASH, KEY, RID
 from citylake.resolution.identifiers import ANCHOR
 from citylake.resolution.model import Model
+from citylake.timing import Phases
 
 DELTA = "__delta"
 PREVIOUS_ID = "__previous_id"
@@ -39,7 +38,7 @@ PREVIOUS_ID = "__previous_id"
 def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: ResolutionConfig, model: Model, *,
                         salt: str = "", truth_column: str | None = None) -> engine.Resolution:
     """Resolves tonight's records, re-scoring only new and changed ones (see the module doc)."""
-    started = time.perf_counter()
+    phases = Phases()
     id_column = config.ids.column
     prepared = engine.prepare(tonight, config, truth_column)
     last = (previous.groupBy(F.col("record_key").alias(KEY))
@@ -48,8 +47,7 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
     keyed = (prepared.keyed.join(last, KEY, "left")
              .withColumn(DELTA, F.col("__previous_hash").isNull() | (F.col("__previous_hash") != F.col(HASH)))
              .localCheckpoint())
-    seconds = {"prepare_and_diff": time.perf_counter() - started}
-    mark = time.perf_counter()
+    phases.done("prepare_and_diff")
     delta = keyed.where(F.col(DELTA))
     tonight_keys = keyed.select(KEY).distinct()
     deleted = last.join(tonight_keys, KEY, "left_anti")
@@ -62,8 +60,7 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
 
     # 2. the clusters they touch
     delta_anchors = delta.where(F.col(ANCHOR).isNotNull()).select(ANCHOR).distinct()
-    seconds["score_new_and_changed"] = time.perf_counter() - mark
-    mark = time.perf_counter()
+    phases.done("score_new_and_changed")
     touched = (keyed.where(F.col(DELTA)).select(PREVIOUS_ID)
                .unionByName(deleted.select(PREVIOUS_ID))
                .unionByName(keyed.join(touched_rids, RID).select(PREVIOUS_ID))
@@ -71,9 +68,7 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
                .where(F.col(PREVIOUS_ID).isNotNull()).distinct().localCheckpoint())
     subset = (keyed.join(touched.withColumn("__touched", F.lit(True)), PREVIOUS_ID, "left")
               .where(F.col(DELTA) | F.col("__touched").isNotNull()).drop("__touched").localCheckpoint())
-
-    seconds["touched_clusters"] = time.perf_counter() - mark
-    mark = time.perf_counter()
+    phases.done("touched_clusters")
 
     # 3. re-cluster the touched part
     scored, subset_scoring = engine.score(prepared, config, model, keyed=subset)
@@ -86,9 +81,7 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
     untouched_ids = (previous.select(id_column).distinct()
                      .join(touched.select(F.col(PREVIOUS_ID).alias(id_column)), id_column, "left_anti"))
     records, history = engine.with_ids(records, previous_of_part, config, salt, reserved_ids=untouched_ids)
-
-    seconds["recluster"] = time.perf_counter() - mark
-    mark = time.perf_counter()
+    phases.done("recluster")
 
     # 4. everything else as it was: last night's cluster value and id
     unchanged = keyed.join(subset.select(RID), RID, "left_anti")
@@ -99,7 +92,7 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
     kept = engine.records_out(kept_part, kept_labels, config, hashed=False, extra=(id_column,))
     columns = records.columns
     result = records.unionByName(kept.select(*columns)).localCheckpoint()
-    seconds["untouched_and_union"] = time.perf_counter() - mark
+    phases.done("untouched_and_union")
 
     counts = keyed.agg(F.sum(F.col(DELTA).cast("int")).alias("delta"),
                        F.sum(F.col("__previous_hash").isNull().cast("int")).alias("new")).first()
@@ -110,8 +103,7 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
         "records_reclustered": subset.count(),
         "scoring_new_and_changed": delta_scoring, "scoring_reclustered": subset_scoring,
         "links": {"accepted": finished["links_count"]}, "clustering": finished["clustering"],
-        "seconds": {name: round(value, 2) for name, value in seconds.items()}
-        | {"total": round(time.perf_counter() - started, 2), "prepare_steps": prepared.facts["prepare_seconds"]},
+        "seconds": {**phases.seconds, "total": phases.elapsed(), "prepare_steps": prepared.facts["prepare_seconds"]},
     }
     if truth_column is not None:
         from citylake.resolution import evaluate

@@ -1,7 +1,5 @@
 """The weekly maintenance DAG, and the operations policy every citylake DAG follows."""
 
-import pytest
-
 from citylake import alerts
 from citylake.orchestration import LAKE_WRITERS_POOL, READ_ONLY_JOBS, SPARK_CONNECTION
 from tests.conftest import PROJECT_ROOT

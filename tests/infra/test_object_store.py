@@ -6,6 +6,7 @@ import textwrap
 
 import pytest
 
+from citylake.local_stack import exports
 from tests.infra.helpers import clean_environment, free_port, run
 
 pytestmark = pytest.mark.slow
@@ -34,10 +35,7 @@ def object_store(tmp_path_factory):
                             CITYLAKE_DEPARTMENTS_DB_PORT=str(free_port()))
     try:
         for script in ("infra/minio.sh", "infra/postgres.sh"):
-            started = run([script, "start"], env, timeout=300)
-            for line in started.stdout.splitlines():
-                key, _, value = line.removeprefix("export ").partition("=")
-                env[key] = value
+            env |= exports(run([script, "start"], env, timeout=300).stdout)
         yield env, data
     finally:
         run(["infra/minio.sh", "stop"], env, timeout=60)

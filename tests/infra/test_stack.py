@@ -10,19 +10,14 @@ from datetime import datetime, timezone
 import pytest
 
 from citylake import contracts, orchestration
+from citylake.local_stack import dag_runs, exports
 from tests.infra.helpers import clean_environment, free_port, run
 
 pytestmark = pytest.mark.slow
 
 
-def _exports(text):
-    return dict(line.removeprefix("export ").split("=", 1) for line in text.splitlines() if line.startswith("export "))
-
-
 def _runs(env, dag_id):
-    result = run(["airflow", "dags", "list-runs", dag_id, "-o", "json"], env, timeout=120)
-    (listing,) = [line for line in result.stdout.splitlines() if line.startswith(("[{", "[]"))]
-    return json.loads(listing)
+    return dag_runs(run(["airflow", "dags", "list-runs", dag_id, "-o", "json"], env, timeout=120).stdout)
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +30,9 @@ def stack(tmp_path_factory):
     try:
         # the departments deliver before the scheduler wakes: the stack's own servers, then the city
         for script in ("infra/minio.sh", "infra/postgres.sh"):
-            env |= _exports(run([script, "start"], env, timeout=300).stdout)
+            env |= exports(run([script, "start"], env, timeout=300).stdout)
         run([".venv/bin/citylake", "generate", "--people", "1000", "--seed", "3", "--date", night], env, timeout=300)
-        env |= _exports(run(["infra/stack.sh", "start"], env, timeout=400).stdout)
+        env |= exports(run(["infra/stack.sh", "start"], env, timeout=400).stdout)
         deadline = time.monotonic() + 1800
         while time.monotonic() < deadline:
             curated = [r for r in _runs(env, "citylake_curated") if r["state"] in ("success", "failed")]

@@ -9,6 +9,7 @@ from pyspark.sql import functions as F
 from citylake import contracts, lake, quality
 from citylake import settings as citylake_settings
 from citylake.resolution import evaluate, truth_tables
+from citylake.timing import Phases
 from tests.conftest import NIGHT, load_job
 
 pytestmark = pytest.mark.spark
@@ -158,10 +159,10 @@ def test_a_stale_source_stops_the_library(spark, settings_in, generated_night):
 def test_each_build_phase_is_timed_into_the_night_s_build_report(tmp_path):
     settings = citylake_settings.load({"CITYLAKE_DATA_DIR": str(tmp_path)})
     clock = iter([10.0, 12.5, 13.0, 20.0])
-    phases = build_base.Phases(clock=lambda: next(clock))
+    phases = Phases(clock=lambda: next(clock))
     phases.done("sources")
     phases.done("resolve")
     phases.done("sources")  # a phase met twice adds up
-    phases.write(settings, "population", NIGHT)
+    build_base.write_build_report(phases, settings, "population", NIGHT)
     report = json.loads((settings.reports_dir / NIGHT / "build" / "population.json").read_text())
     assert report == {"library": "population", "seconds": {"sources": 9.5, "resolve": 0.5}, "total": 10.0}

@@ -68,8 +68,6 @@ def test_metrics_are_recorded_and_a_volume_collapse_fails_the_gate(spark, settin
 
 
 def test_first_night_is_a_cold_start_and_metrics_accumulate(spark, settings_in, generated_night):
-    from citylake import metrics_history
-
     land.land(spark, settings_in, "household_registration", NIGHT, "run-1")
     standardise.standardise(spark, settings_in, "household_registration", NIGHT, "run-1")
     standardise.standardise(spark, settings_in, "household_registration", NIGHT, "run-2")  # a rerun

@@ -2,7 +2,6 @@
 numbers; ambiguous identifiers and conflicts flagged, not merged."""
 
 import pytest
-from pyspark.sql import functions as F
 
 from citylake import codes, credit_code
 from citylake.resolution import engine, load_config
