@@ -378,8 +378,8 @@ def resolve(records: DataFrame, config: ResolutionConfig, *, previous_ids: DataF
     phases.done("clustering_and_ids")
 
     report = _report(prepared, config, model, total, em_facts, scoring, finished, out, truth_column)
-    report["seconds"] = {**phases.seconds, "total": phases.elapsed()}
-    report["seconds"]["prepare_steps"] = prepared.facts["prepare_seconds"]
+    report["seconds"] = {**phases.seconds, "total": phases.elapsed(),
+                         "prepare_steps": prepared.facts["prepare_seconds"]}
     return Resolution(out, finished["links"], finished["review"], prepared.conflicts, history, model, report)
 
 
