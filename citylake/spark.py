@@ -41,7 +41,7 @@ EXCLUDED_PACKAGES = (
 )
 
 
-DELTA_LOGS_KEPT = 48  # Delta tables whose log and snapshot a session keeps open (least recently used go)
+DELTA_LOGS_KEPT = 48  # Delta tables whose log and snapshot a session keeps open (beyond it, Delta drops some)
 
 
 def packages(settings: Settings) -> str:
