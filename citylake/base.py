@@ -25,6 +25,7 @@ functions; jobs/build_base.py does the reading, resolving and writing.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import reduce
 
 from pyspark.sql import Column, DataFrame, Window
@@ -74,12 +75,34 @@ def union_all(frames: Iterable[DataFrame]) -> DataFrame:
     return reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), frames)
 
 
-def survivor(records: DataFrame, key: str, value: str, order: list[Column]) -> DataFrame:
-    """(key, value, value's record_key): per key, the first non-null value in ``order``."""
-    ranked = Window.partitionBy(key).orderBy(*order)
-    return (records.where(F.col(value).isNotNull())
-            .withColumn("__rank", F.row_number().over(ranked)).where(F.col("__rank") == 1)
-            .select(key, value, F.col("record_key").alias(f"{value}_record")))
+@dataclass(frozen=True)
+class Pick:
+    """A golden field by survivorship: of a key's records that have a value (and meet ``where``),
+    the value of the one that ``first`` ranks first. ``first``: columns compared in order, the
+    greatest first (a later batch, a higher line, a source's negated :func:`priority`); the greater
+    record key wins a tie, so a rerun picks the same record."""
+
+    value: str
+    first: tuple[Column, ...]
+    where: Column | None = None
+
+
+def survivors(records: DataFrame, key: str, picks: list[Pick], facts: tuple[Column, ...] = ()) -> DataFrame:
+    """Per key: each pick's value and the record it came from (``<value>_record``), and the
+    ``facts`` (aggregate columns), in one aggregation (one shuffle for every field)."""
+    chosen = []
+    for pick in picks:
+        eligible = F.col(pick.value).isNotNull()
+        if pick.where is not None:
+            eligible = eligible & F.coalesce(pick.where, F.lit(False))
+        ranking = F.when(eligible, F.struct(*pick.first, F.col("record_key")))  # max_by skips null rankings
+        winner = F.struct(F.col(pick.value).alias("value"), F.col("record_key").alias("record"))
+        chosen.append(F.max_by(winner, ranking).alias(f"__pick_{pick.value}"))
+    grouped = records.groupBy(key).agg(*chosen, *facts)
+    values = [column for pick in picks for column in (F.col(f"__pick_{pick.value}.value").alias(pick.value),
+                                                      F.col(f"__pick_{pick.value}.record").alias(f"{pick.value}_record"))]
+    return grouped.select(key, *values, *[name for name in grouped.columns if name != key
+                                          and not name.startswith("__pick_")])
 
 
 def priority(source: Column, ranking: list[str]) -> Column:

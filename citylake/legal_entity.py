@@ -16,7 +16,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from citylake.base import as_records, latest_per_record, priority, survivor, union_all
+from citylake.base import Pick, as_records, latest_per_record, priority, survivors, union_all
 
 ORGANISATION = ("法人及非法人组织", "法人或其他组织")
 RECORD_SCHEMA = {
@@ -92,27 +92,25 @@ def golden_legal_entity(resolved: DataFrame, population_records: DataFrame) -> D
     ``resolved``: :func:`entity_records` with the engine's entity_id and resolved_by;
     ``population_records``: the population's resolution records (identity_number, name,
     person_id, resolved_by), to link the legal representative."""
-    records = resolved.where(F.col("entity_id").isNotNull())
-    known = records.where(F.col("source").isin(LEGAL_ENTITY_SOURCES)).select("entity_id").distinct()
-    records = records.join(known, "entity_id").withColumnsRenamed(
+    records = resolved.where(F.col("entity_id").isNotNull()).withColumnsRenamed(
         {"name": "entity_name", "legal_representative": "legal_representative_name"})
-    order = [priority(F.col("source"), ENTITY_SOURCES), F.col("_batch_id").desc(), F.col("_line_number").desc()]
-    registered = records.where(F.col("source").isin(LEGAL_ENTITY_SOURCES))
-    golden = survivor(registered.where(F.col("resolved_by") == "credit_code"), "entity_id", "credit_code", order)
-    for field in GOLDEN_FIELDS[1:]:
-        golden = golden.join(survivor(records, "entity_id", field, order), "entity_id", "full_outer")
-    facts = records.groupBy("entity_id").agg(
+    first = (-priority(F.col("source"), ENTITY_SOURCES), F.col("_batch_id"), F.col("_line_number"))
+    registered = F.col("source").isin(LEGAL_ENTITY_SOURCES)
+    picks = [Pick("credit_code", first, where=registered & (F.col("resolved_by") == "credit_code")),
+             *[Pick(field, first) for field in GOLDEN_FIELDS[1:]]]
+    facts = (
         F.count(F.lit(1)).alias("source_records"),
         F.array_sort(F.collect_set("source")).alias("sources"),
         F.max(F.when(F.col("review_reason").isNotNull(), True).otherwise(False)).alias("flagged_for_review"),
+        F.max(registered).alias("__known"),
     )
+    golden = survivors(records, "entity_id", picks, facts).where(F.col("__known"))
     people = (population_records.where(F.col("resolved_by") == "identity_number")
               .groupBy(F.col("identity_number").alias("legal_representative_identity_number"))
               .agg(F.first("person_id").alias("legal_representative_person_id")))
     provenance = F.map_from_arrays(F.array(*[F.lit(f) for f in GOLDEN_FIELDS]),
                                    F.array(*[F.col(f"{f}_record") for f in GOLDEN_FIELDS]))
-    return (known.join(golden, "entity_id", "left").join(facts, "entity_id")
-            .join(people, "legal_representative_identity_number", "left")
+    return (golden.join(people, "legal_representative_identity_number", "left")
             .select("entity_id", *GOLDEN_FIELDS, "legal_representative_person_id", "source_records", "sources",
                     "flagged_for_review",
                     F.map_filter(provenance, lambda _, record: record.isNotNull()).alias("provenance")))

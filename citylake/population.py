@@ -24,7 +24,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from citylake import identity
-from citylake.base import as_records, latest_per_record, night_of, priority, survivor, union_all
+from citylake.base import Pick, as_records, latest_per_record, night_of, priority, survivors, union_all
 
 NATURAL_PERSON = "自然人"
 RECORD_SCHEMA = {
@@ -116,30 +116,25 @@ def golden_population(resolved: DataFrame) -> DataFrame:
 
     ``resolved``: :func:`person_records` with the engine's person_id and resolved_by."""
     records = resolved.where(F.col("person_id").isNotNull())
-    known = records.where(F.col("source").isin(POPULATION_SOURCES)).select("person_id").distinct()
-    records = records.join(known, "person_id")
-    by_source = priority(F.col("source"), POPULATION_SOURCES)
-    latest_first = [F.col("_batch_id").desc(), F.col("_line_number").desc()]
-    attribute_order = [by_source, *latest_first]
-    recent_order = [night_of(F.col("_batch_id")).desc(), by_source, F.col("_line_number").desc()]
-    valid_id = records.withColumn(
-        "identity_number", F.when(F.col("resolved_by") == "identity_number", F.col("identity_number")))
-    golden = survivor(valid_id, "person_id", "identity_number", attribute_order)
-    for field in ("name", "sex", "birth_date", "ethnicity"):
-        golden = golden.join(survivor(records, "person_id", field, attribute_order), "person_id", "full_outer")
-    for field in ("address", "division_code"):
-        golden = golden.join(survivor(records, "person_id", field, recent_order), "person_id", "full_outer")
-    golden = golden.join(survivor(records.where(F.col("source") == "death_certificates"), "person_id", "death_date",
-                                  latest_first), "person_id", "full_outer")
-    facts = records.groupBy("person_id").agg(
+    by_source = -priority(F.col("source"), POPULATION_SOURCES)  # greatest first: household registration
+    latest = (F.col("_batch_id"), F.col("_line_number"))
+    attribute = (by_source, *latest)
+    recent = (night_of(F.col("_batch_id")), by_source, F.col("_line_number"))
+    picks = [Pick("identity_number", attribute, where=F.col("resolved_by") == "identity_number"),
+             *[Pick(field, attribute) for field in ("name", "sex", "birth_date", "ethnicity")],
+             *[Pick(field, recent) for field in ("address", "division_code")],
+             Pick("death_date", latest, where=F.col("source") == "death_certificates")]
+    facts = (
         F.count(F.lit(1)).alias("source_records"),
         F.array_sort(F.collect_set("source")).alias("sources"),
         F.max(F.when(F.col("review_reason").isNotNull(), True).otherwise(False)).alias("flagged_for_review"),
+        F.max(F.col("source").isin(POPULATION_SOURCES)).alias("__known"),
     )
+    golden = survivors(records, "person_id", picks, facts).where(F.col("__known"))
     provenance = F.map_from_arrays(
         F.array(*[F.lit(field) for field in GOLDEN_FIELDS]),
         F.array(*[F.col(f"{field}_record") for field in GOLDEN_FIELDS]))
-    return known.join(golden, "person_id", "left").join(facts, "person_id").select(
+    return golden.select(
         "person_id", *[F.col(f).cast("date").alias(f) if f == "birth_date" else F.col(f) for f in GOLDEN_FIELDS],
         F.col("death_date").isNull().alias("alive"), "source_records", "sources", "flagged_for_review",
         F.map_filter(provenance, lambda _, record: record.isNotNull()).alias("provenance"),

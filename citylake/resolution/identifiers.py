@@ -21,6 +21,8 @@ is resolved like an unidentified record and is flagged ``identifier_conflict``; 
 
 from __future__ import annotations
 
+import re
+
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
@@ -74,7 +76,12 @@ def conflicts(anchored: DataFrame, config: ResolutionConfig, comparisons: list[C
             "action string")
     if not checked:
         return anchored, empty
-    members = anchored.where(F.col(ANCHOR).isNotNull())
+    # only the columns the check reads travel through its windows and self-join
+    texts = [condition for comparison in checked for _, condition in comparison.levels]
+    texts += [comparison.null_when or "" for comparison in checked] + list(config.conflicts.representative_order)
+    named = {name for text in texts for name in re.findall(r"\b([A-Za-z_]\w*)\b", text)}
+    read = [name for name in anchored.columns if name in named and name not in (RID, KEY, ANCHOR)]
+    members = anchored.where(F.col(ANCHOR).isNotNull()).select(RID, KEY, ANCHOR, *read)
     group = Window.partitionBy(ANCHOR)
     order = [F.expr(expression).asc_nulls_last() for expression in config.conflicts.representative_order]
     ranked = (members.withColumn("__group_size", F.count(F.lit(1)).over(group))

@@ -1,8 +1,9 @@
 import datetime as dt
 
 import pytest
+from pyspark.sql import functions as F
 
-from citylake.base import as_records, history, latest_per_record, priority, record_key, survivor
+from citylake.base import Pick, as_records, history, latest_per_record, priority, record_key, survivors
 
 pytestmark = pytest.mark.spark
 D = dt.date.fromisoformat
@@ -30,14 +31,20 @@ def test_latest_delivery_of_each_record_wins_and_deliveries_are_counted(spark):
     assert rows[0].sex is None and rows[0].source == "hr"
 
 
-def test_survivor_takes_the_first_non_null_value_in_order(spark):
+def test_survivors_take_each_field_from_the_first_record_with_a_value(spark):
     records = spark.createDataFrame(
-        [("p1", "r1", "social", None), ("p1", "r2", "household", "张三"), ("p1", "r3", "death", "张叁"),
-         ("p2", "r4", "social", "李四")], "person_id string, record_key string, source string, name string")
-    order = [priority(records.source, ["household", "death"])]
-    rows = {r.person_id: r for r in survivor(records, "person_id", "name", order).collect()}
-    assert (rows["p1"].name, rows["p1"].name_record) == ("张三", "r2")
-    assert (rows["p2"].name, rows["p2"].name_record) == ("李四", "r4")  # an unranked source still counts
+        [("p1", "r1", "social", None, "1", 7), ("p1", "r2", "household", "张三", None, 1),
+         ("p1", "r3", "death", "张叁", "2", 9), ("p2", "r4", "social", "李四", "1", 3),
+         ("p2", "r5", "social", "李肆", "1", 3)],
+        "person_id string, record_key string, source string, name string, sex string, line int")
+    by_source = -priority(F.col("source"), ["household", "death"])
+    picks = [Pick("name", (by_source,)), Pick("sex", (F.col("line"),), where=F.col("source") != "death")]
+    rows = {r.person_id: r for r in survivors(records, "person_id", picks,
+                                              (F.count(F.lit(1)).alias("records"),)).collect()}
+    assert (rows["p1"].name, rows["p1"].name_record) == ("张三", "r2")  # the first source with a name
+    assert (rows["p1"].sex, rows["p1"].sex_record) == ("1", "r1")  # the death record does not count for sex
+    assert (rows["p2"].name, rows["p2"].name_record) == ("李肆", "r5")  # a tie: the greater record key
+    assert (rows["p1"].records, rows["p2"].records) == (3, 2)
 
 
 def _history(spark, rows):

@@ -1,0 +1,63 @@
+"""Incremental resolution on literal rows: a second night that scores only its new and changed
+records resolves as a full run of that night would, and persons keep their ids."""
+
+import pytest
+
+from citylake.resolution import resolve, resolve_incremental
+from tests.citylake.resolution.conftest import PERSON_COLUMNS, number
+
+pytestmark = pytest.mark.spark
+
+A, B = number("42030219800101123"), number("42030219900202456")
+NIGHT1 = [
+    ("hr-a", A, "张伟", "1980-01-01", "1", "420302", "北京路1号"),
+    ("ss-a", A, "张伟", None, None, None, None),
+    ("bc-b", None, "李娜", "1990-02-02", "2", "420302", "人民路9号"),
+    ("hr-b", B, "李娜", "1990-02-02", "2", "420302", "人民路9号"),
+    ("hr-c", number("42030319700303789"), "王强", "1970-03-03", "1", "420303", "朝阳路3号"),
+]
+NIGHT2 = [row for row in NIGHT1 if row[0] != "ss-a"] + [
+    ("cr-a", "4203**********" + A[-4:], "张伟", "1980-01-01", "1", "420302", None),  # masked, new
+    ("ss-b", B, "王芳", "1970-07-07", "2", "420303", None),  # B's number under another person
+    ("bc-d", None, "赵敏", "2026-11-20", "2", "420302", "北京路1号"),  # a newborn
+]
+
+
+def _resolved(result) -> dict[str, tuple]:
+    return {row.record_key: (row.person_id, row.resolved_by, row.review_reason) for row in result.records.collect()}
+
+
+@pytest.fixture(scope="module")
+def nights(spark, person_config, person_model):
+    first = resolve(spark.createDataFrame(NIGHT1, PERSON_COLUMNS), person_config, model=person_model, salt="n1")
+    previous = first.records.localCheckpoint()
+    tonight = spark.createDataFrame(NIGHT2, PERSON_COLUMNS)
+    incremental = resolve_incremental(previous, tonight, person_config, person_model, salt="n2")
+    full = resolve(tonight, person_config, model=person_model, salt="n2",
+                   previous_ids=previous.select("record_key", "person_id"))
+    return _resolved(first), _resolved(incremental), _resolved(full), incremental.report
+
+
+def test_the_incremental_night_resolves_as_a_full_run_would(nights):
+    _, incremental, full, _ = nights
+    assert incremental == full
+
+
+def test_persons_keep_their_ids_and_new_records_join_them(nights):
+    first, incremental, _, _ = nights
+    assert incremental["hr-a"][0] == first["hr-a"][0] == incremental["cr-a"][0]  # the masked number joins A
+    assert incremental["hr-b"][0] == first["hr-b"][0] == incremental["bc-b"][0]
+    assert incremental["hr-c"][0] == first["hr-c"][0]  # untouched
+    assert incremental["bc-d"][0] not in {first[key][0] for key in first}  # a new person, a new id
+
+
+def test_a_number_under_another_person_is_held_out_and_flagged(nights):
+    _, incremental, _, _ = nights
+    assert incremental["ss-b"][2] == "identifier_conflict"
+    assert incremental["ss-b"][0] != incremental["hr-b"][0]
+
+
+def test_only_new_changed_and_deleted_records_are_counted_as_the_night_s_work(nights):
+    *_, report = nights
+    assert (report["new_records"], report["changed_records"], report["deleted_records"]) == (3, 0, 1)
+    assert report["records_reclustered"] < len(NIGHT2)  # hr-c's cluster is left as it was
