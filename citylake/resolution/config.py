@@ -2,8 +2,8 @@
 by a typed model. A broken file fails naming the file and the field, for example
 ``resolution/person.yaml: comparisons.1.field: 'nme' is not a declared field``.
 
-The format is documented in the package docstring (citylake/resolution/__init__.py) and in
-resolution/README.md.
+The format is documented in resolution/README.md and in the package docstring
+(citylake/resolution/__init__.py).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ IDENTIFIER_NORMALISERS = ("identity_number", "credit_code", "organisation_code",
 
 ComparisonType = Literal[
     "exact",  # exact
-    "person_name",  # exact, pinyin (homophones), one_character, pinyin_close
+    "person_name",  # exact, pinyin (homophones), one_character, one_character_short, same_surname_pinyin
     "company_name",  # exact (normal form), core, same_characters, core_close
     "date",  # exact, one_part, within_days
     "identifier",  # all_but_check, visible (masked numbers), close
