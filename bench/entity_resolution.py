@@ -29,6 +29,10 @@ truth_tables.py) and measured (citylake/resolution/evaluate.py):
 Writes bench/results/entity_resolution.json (the figures per size, and the 1M ones at the top
 level with the _1m suffix where the issue names them so); sizes not given keep the figures the
 file already holds. For 1M residents give the driver more memory: CITYLAKE_DRIVER_MEMORY=10g.
+
+--timing-only skips night one's quality figures (F1, blocking completeness: the latter resolves
+night one's persons once more), which at 1M take about as long as the build; the top-level
+quality figures then come from the largest size measured with them.
 """
 
 from __future__ import annotations
@@ -61,7 +65,7 @@ from citylake import contracts, job as citylake_job, lake
 from citylake.population import person_records
 from citylake.resolution import evaluate, load_config, resolve, truth_tables
 
-night, stage = sys.argv[1], sys.argv[2]
+night, stage, timing_only = sys.argv[1], sys.argv[2], sys.argv[3] == "timing"
 land, standardise, build_base = job("land"), job("standardise"), job("build_base")
 settings, spark = citylake_job.start("bench-entity-resolution")
 out = {}
@@ -97,7 +101,7 @@ def resolved(library):
 people = resolved("population")
 out["household_ids"] = {r.truth: r.person_id for r in people.where(F.col("source") == "household_registration")
                         .select("truth", "person_id").collect()}
-if stage == "full":
+if stage == "full" and not timing_only:
     out["person"] = evaluate.scores(people, "person_id", "truth")
     no_id = people.withColumn("no_id", F.col("resolved_by") != "identity_number")
     out["person_without_valid_id"] = evaluate.pairwise_involving(no_id, "person_id", "truth", "no_id")
@@ -122,7 +126,7 @@ def _run(command: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedP
     return result, time.perf_counter() - started
 
 
-def measure(people: int, seed: int, work: Path) -> dict:
+def measure(people: int, seed: int, work: Path, timing_only: bool = False) -> dict:
     from citylake.settings import COMPILE_HUGE_METHODS, DRIVER_JAVA_OPTIONS
 
     # the base libraries' jobs compile the scoring stage's huge method (citylake/orchestration.py)
@@ -133,18 +137,32 @@ def measure(people: int, seed: int, work: Path) -> dict:
         for number, night in enumerate(NIGHTS, start=1):
             _run([str(ROOT / ".venv" / "bin" / "citylake"), "generate", "--people", str(people), "--seed", str(seed),
                   "--date", night, "--night", str(number), "--no-progress"], env)
-            done, _ = _run([python, "-c", RUN, night, "full" if number == 1 else "incremental"], env)
+            done, _ = _run([python, "-c", RUN, night, "full" if number == 1 else "incremental",
+                            "timing" if timing_only else "quality"], env)
             nights[night] = result_of(done.stdout)
             print(f"  {people} residents, night {number}: built in {nights[night]['build_s']} s "
                   f"({nights[night]['mode']})", flush=True)
     first, second = nights[NIGHTS[0]], nights[NIGHTS[1]]
     before, after = first.pop("household_ids"), second.pop("household_ids")
     both = set(before) & set(after)
-    person, entity = first["person"], first["entity"]
     scoring = first["scoring"] or {}
-    return {
+    run = {
         "people": people,
         "person_records": first["records"],
+        "pairs_scored": scoring.get("pairs_scored"),
+        "pairs_scored_per_s": round(scoring["pairs_scored"] / scoring["seconds"]) if scoring.get("seconds") else None,
+        "person_id_stability": round(sum(before[t] == after[t] for t in both) / len(both), 6),
+        "full_build_s": first["build_s"],
+        "incremental_s": second["build_s"],
+        "incremental_over_full": round(second["build_s"] / first["build_s"], 3),
+        "incremental_mode": second["mode"],
+        "timing_only": timing_only,
+        "nights": nights,
+    }
+    if timing_only:
+        return run
+    person, entity = first["person"], first["entity"]
+    return run | {
         "person_precision": person["pairwise"]["precision"],
         "person_recall": person["pairwise"]["recall"],
         "person_f1": person["pairwise"]["f1"],
@@ -154,32 +172,33 @@ def measure(people: int, seed: int, work: Path) -> dict:
         "clusters_joining_two_numbers": first["clusters_joining_two_numbers"],
         "blocking_pair_completeness": first["blocking"].get("pair_completeness"),
         "pairs_per_record": first["blocking"].get("candidate_pairs_per_record"),
-        "pairs_scored": scoring.get("pairs_scored"),
-        "pairs_scored_per_s": round(scoring["pairs_scored"] / scoring["seconds"]) if scoring.get("seconds") else None,
-        "person_id_stability": round(sum(before[t] == after[t] for t in both) / len(both), 6),
-        "full_build_s": first["build_s"],
-        "incremental_s": second["build_s"],
-        "incremental_over_full": round(second["build_s"] / first["build_s"], 3),
-        "incremental_mode": second["mode"],
-        "nights": nights,
     }
 
 
+def size_label(people: int) -> str:
+    return {100_000: "100k", 1_000_000: "1m"}.get(people, str(people))
+
+
 def summarise(runs: dict[int, dict], scoring_file: Path) -> dict:
-    """The top-level figures: each size's build seconds, the largest size's quality figures, and
+    """The top-level figures: each size's build seconds, the largest size's id stability and
+    incremental ratio, the quality figures of the largest size measured with them, and
     the scorer's throughput from bench/resolution_scoring.py (a build's own scoring pass scores
     few pairs per record, so its pairs per second mostly measures the blocking join around them:
     kept as pairs_scored_per_s_in_build)."""
     summary: dict = {"machine": f"{os.cpu_count()} cores, Spark local[2]"}
     for people, run in sorted(runs.items()):
-        label = {100_000: "100k", 1_000_000: "1m"}.get(people, str(people))
+        label = size_label(people)
         for key in ("full_build_s", "incremental_s"):
             summary[f"{key}_{label}"] = run[key]
     largest = runs[max(runs)]
-    summary |= {key: largest[key] for key in (
-        "person_f1", "person_precision", "person_recall", "person_without_valid_id_f1", "entity_f1",
-        "person_cluster_f1", "clusters_joining_two_numbers", "blocking_pair_completeness", "pairs_per_record",
-        "person_id_stability", "incremental_over_full")}
+    with_quality = [people for people, run in runs.items() if not run.get("timing_only")]
+    if with_quality:
+        measured = runs[max(with_quality)]
+        summary |= {key: measured[key] for key in (
+            "person_f1", "person_precision", "person_recall", "person_without_valid_id_f1", "entity_f1",
+            "person_cluster_f1", "clusters_joining_two_numbers", "blocking_pair_completeness", "pairs_per_record")}
+        summary["quality_measured_at_people"] = measured["people"]
+    summary |= {key: largest[key] for key in ("person_id_stability", "incremental_over_full")}
     summary["pairs_scored_per_s_in_build"] = largest["pairs_scored_per_s"]
     if scoring_file.exists():
         summary["pairs_scored_per_s"] = json.loads(scoring_file.read_text())["engine_pairs_per_second"]
@@ -196,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=HERE / "results" / "entity_resolution.json")
     parser.add_argument("--keep", type=Path, default=None,
                         help="keep the largest city's data folder here (for bench/analyst_queries.py)")
+    parser.add_argument("--timing-only", action="store_true",
+                        help="skip night one's F1 and blocking completeness (see the module doc)")
     parser.add_argument("--summarise-only", action="store_true",
                         help="measure nothing: rewrite the summary from the runs the results file holds")
     args = parser.parse_args(argv)
@@ -203,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     for people in [] if args.summarise_only else args.sizes:
         work = Path(tempfile.mkdtemp(prefix=f"citylake-bench-er-{people}-", dir="/tmp"))
         try:
-            runs[people] = measure(people, args.seed, work)
+            runs[people] = measure(people, args.seed, work, args.timing_only)
         finally:
             if args.keep is not None and people == max(args.sizes):
                 shutil.rmtree(args.keep, ignore_errors=True)
@@ -215,7 +236,9 @@ def main(argv: list[str] | None = None) -> int:
     # sizes not measured this time keep their last figures, and so does a note of a partial run
     runs = {int(people): run for people, run in earlier.get("runs", {}).items()} | runs
     summary = summarise(runs, HERE / "results" / "resolution_scoring.json")
-    summary |= {key: value for key, value in earlier.items() if key.startswith("partial_")}
+    labels = {size_label(people) for people in runs}
+    summary |= {key: value for key, value in earlier.items()
+                if key.startswith("partial_") and key.removeprefix("partial_") not in labels}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
     print(json.dumps({k: v for k, v in summary.items() if k != "runs"}, indent=2))
