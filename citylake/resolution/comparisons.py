@@ -31,6 +31,7 @@ Built-in types (f is the comparison's field):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from pyspark.sql import Column
@@ -40,6 +41,12 @@ from citylake.resolution.config import ComparisonSpec
 from citylake.resolution.features import VARIANTS
 
 ELSE = "else"
+
+
+def names_in(sql: str) -> set[str]:
+    """Every name a piece of Spark SQL holds (``l.name_pinyin = r.name_pinyin`` -> l, r,
+    name_pinyin): column, feature and function names alike, for the caller to filter."""
+    return set(re.findall(r"\b([A-Za-z_]\w*)\b", sql))
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,11 @@ class Comparison:
     def labels(self) -> list[str]:
         """The level labels, ``else`` last (the null level is not counted)."""
         return [label for label, _ in self.levels] + [ELSE]
+
+    @property
+    def sql(self) -> list[str]:
+        """Every piece of Spark SQL the comparison evaluates: its levels' conditions and null_when."""
+        return [condition for _, condition in self.levels] + ([self.null_when] if self.null_when else [])
 
     @property
     def radix(self) -> int:

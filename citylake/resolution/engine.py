@@ -25,7 +25,7 @@ from pyspark.sql import functions as F
 
 from citylake.resolution import blocking, clustering, features, identifiers
 from citylake.resolution import model as fs
-from citylake.resolution.comparisons import Comparison, built, pattern
+from citylake.resolution.comparisons import Comparison, built, names_in, pattern
 from citylake.resolution.config import ConfigError, ResolutionConfig
 from citylake.resolution.features import HASH, KEY, RID, TRUTH
 from citylake.resolution.identifiers import ANCHOR, ANCHOR_TYPE, REVIEW
@@ -91,8 +91,7 @@ def _check_sql(features_frame: DataFrame, config: ResolutionConfig, comparisons:
 
 def hashed_features(config: ResolutionConfig, comparisons: list[Comparison]) -> set[str]:
     """The text features whose 64-bit hash twin (<feature>_hash) the configuration compares."""
-    texts = [condition for comparison in comparisons for _, condition in comparison.levels]
-    texts += [comparison.null_when or "" for comparison in comparisons]
+    texts = [text for comparison in comparisons for text in comparison.sql]
     texts += [key for rule in config.blocking.rules for key in rule.keys] + [rule.when or "" for rule in config.blocking.rules]
     return {name for text in texts for name in re.findall(r"\b(\w+)_hash\b", text)}
 
@@ -226,8 +225,7 @@ def score(prepared: Prepared, config: ResolutionConfig, model: fs.Model, *, left
 
 def _fields_named(text: str, config: ResolutionConfig, qualified: bool) -> set[str]:
     """The fields whose features a piece of SQL names (``l.name_pinyin`` -> name)."""
-    pattern_ = r"\b[lr]\.(\w+)" if qualified else r"\b([A-Za-z_]\w*)\b"
-    names = set(re.findall(pattern_, text))
+    names = set(re.findall(r"\b[lr]\.(\w+)", text)) if qualified else names_in(text)
     return {name_of_field for name_of_field in config.fields
             if any(name == name_of_field or name.startswith(name_of_field + "_") for name in names)}
 
@@ -239,7 +237,7 @@ def blocked_comparisons(config: ResolutionConfig, comparisons: list[Comparison])
         if spec.field is not None:
             used.append({spec.field})
         else:
-            text = " ".join([condition for _, condition in comparison.levels] + [comparison.null_when or ""])
+            text = " ".join(comparison.sql)
             used.append(_fields_named(text, config, qualified=True))
     result = {}
     for index, rule in enumerate(config.blocking.rules):

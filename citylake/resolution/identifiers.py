@@ -21,13 +21,11 @@ is resolved like an unidentified record and is flagged ``identifier_conflict``; 
 
 from __future__ import annotations
 
-import re
-
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from citylake import identity
-from citylake.resolution.comparisons import Comparison
+from citylake.resolution.comparisons import Comparison, names_in
 from citylake.resolution.config import ResolutionConfig
 from citylake.resolution.features import KEY, RID
 
@@ -77,9 +75,8 @@ def conflicts(anchored: DataFrame, config: ResolutionConfig, comparisons: list[C
     if not checked:
         return anchored, empty
     # only the columns the check reads travel through its windows and self-join
-    texts = [condition for comparison in checked for _, condition in comparison.levels]
-    texts += [comparison.null_when or "" for comparison in checked] + list(config.conflicts.representative_order)
-    named = {name for text in texts for name in re.findall(r"\b([A-Za-z_]\w*)\b", text)}
+    texts = [text for comparison in checked for text in comparison.sql] + config.conflicts.representative_order
+    named = set().union(*map(names_in, texts))
     read = [name for name in anchored.columns if name in named and name not in (RID, KEY, ANCHOR)]
     members = anchored.where(F.col(ANCHOR).isNotNull()).select(RID, KEY, ANCHOR, *read)
     group = Window.partitionBy(ANCHOR)
