@@ -13,7 +13,9 @@ Conflicts. Within an anchor, a record whose ``conflicts.disagree_on`` comparison
 (their last level, ``else``) with the anchor's representative record is a conflict: one identity
 number carried by clearly different people, one credit code under two unrelated names. The
 representative is, of the anchor's first records by ``representative_order`` (then record key),
-the one that disagrees with the fewest others. A conflicting record is never merged silently:
+the one that disagrees with the fewest others. Records alike in every column the ``disagree_on``
+comparisons read never disagree (a comparison finds identical values equal), so an anchor whose
+records are all alike is not checked. A conflicting record is never merged silently:
 with ``action: hold_out`` it loses its anchor (and its identifiers are not used in comparisons),
 is resolved like an unidentified record and is flagged ``identifier_conflict``; with
 ``action: flag`` it stays anchored and is flagged.
@@ -79,6 +81,15 @@ def conflicts(anchored: DataFrame, config: ResolutionConfig, comparisons: list[C
     named = set().union(*map(names_in, texts))
     read = [name for name in anchored.columns if name in named and name not in (RID, KEY, ANCHOR)]
     members = anchored.where(F.col(ANCHOR).isNotNull()).select(RID, KEY, ANCHOR, *read)
+    # records alike in every column the comparisons read cannot disagree: only anchors whose
+    # records vary go through the windows and the self-join (most anchors are one person's
+    # records from several departments, alike)
+    compared = set().union(*[names_in(text) for comparison in checked for text in comparison.sql])
+    alike_on = [name for name in read if name in compared]
+    if alike_on:
+        varied = (members.groupBy(ANCHOR).agg(F.count_distinct(F.struct(*alike_on)).alias("__variants"))
+                  .where(F.col("__variants") > 1).select(ANCHOR))
+        members = members.join(varied, ANCHOR, "left_semi")
     group = Window.partitionBy(ANCHOR)
     order = [F.expr(expression).asc_nulls_last() for expression in config.conflicts.representative_order]
     ranked = (members.withColumn("__group_size", F.count(F.lit(1)).over(group))
