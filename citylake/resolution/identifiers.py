@@ -77,14 +77,13 @@ def conflicts(anchored: DataFrame, config: ResolutionConfig, comparisons: list[C
     if not checked:
         return anchored, empty
     # only the columns the check reads travel through its windows and self-join
-    texts = [text for comparison in checked for text in comparison.sql] + config.conflicts.representative_order
-    named = set().union(*map(names_in, texts))
+    compared = set().union(*[names_in(text) for comparison in checked for text in comparison.sql])
+    named = compared.union(*map(names_in, config.conflicts.representative_order))
     read = [name for name in anchored.columns if name in named and name not in (RID, KEY, ANCHOR)]
     members = anchored.where(F.col(ANCHOR).isNotNull()).select(RID, KEY, ANCHOR, *read)
     # records alike in every column the comparisons read cannot disagree: only anchors whose
     # records vary go through the windows and the self-join (most anchors are one person's
     # records from several departments, alike)
-    compared = set().union(*[names_in(text) for comparison in checked for text in comparison.sql])
     alike_on = [name for name in read if name in compared]
     if alike_on:
         varied = (members.groupBy(ANCHOR).agg(F.count_distinct(F.struct(*alike_on)).alias("__variants"))
