@@ -46,7 +46,7 @@ from citylake import base, contracts, credit, job, lake, quality
 from citylake.legal_entity import ENTITY_SOURCES, entity_records, golden_legal_entity
 from citylake.metrics import freshness_check
 from citylake.population import PERSON_SOURCES, golden_population, person_records
-from citylake.resolution import Model, load_config, resolve, resolve_incremental
+from citylake.resolution import Model, Resolution, load_config, resolve, resolve_incremental
 from citylake.settings import PROJECT_ROOT, Settings
 from citylake.timing import Phases
 
@@ -170,6 +170,8 @@ def resolve_library(spark: SparkSession, settings: Settings, library: str, recor
                                                 F.col("right_key").alias("other_key"),
                                                 F.lit(None).cast("string").alias("masked_identifier"),
                                                 "probability")))
+    if result.resolved_keys is not None:  # an incremental night: last night's review of the rest stands
+        review = review.unionByName(_review_kept(spark, settings, library, run_date, result))
     _write_night(review, settings, "resolution_review", run_date, library)
     model_row = spark.createDataFrame([(json.dumps(result.model.to_dict(), sort_keys=True),)], "model string")
     _write_night(model_row, settings, "resolution_models", run_date, library)
@@ -178,6 +180,26 @@ def resolve_library(spark: SparkSession, settings: Settings, library: str, recor
              report["mode"], report.get("records", 0), report.get("clusters", 0), report.get("conflicts"),
              report.get("review_pairs"))
     return _tonight(spark, settings, f"{library}_records", run_date)
+
+
+def _review_kept(spark: SparkSession, settings: Settings, library: str, run_date: str, result: Resolution
+                 ) -> DataFrame:
+    """Last night's review rows about records tonight's incremental run left as they were (both
+    records still delivered, neither re-resolved)."""
+    last, _ = _night_table(spark, settings, "resolution_review", run_date, library)
+    if last is None:
+        return spark.createDataFrame([], "kind string, record_key string, other_key string, "
+                                         "masked_identifier string, probability double")
+    redone = result.resolved_keys.select(F.col("record_key").alias("__key"))
+    present = result.records.select(F.col("record_key").alias("__key"))
+    kept = (last.select("kind", "record_key", "other_key", "masked_identifier", "probability")
+            .join(redone, F.col("record_key") == F.col("__key"), "left_anti")
+            .join(present, F.col("record_key") == F.col("__key"), "left_semi"))
+    alone = kept.where(F.col("other_key").isNull())
+    pairs = (kept.where(F.col("other_key").isNotNull())
+             .join(redone, F.col("other_key") == F.col("__key"), "left_anti")
+             .join(present, F.col("other_key") == F.col("__key"), "left_semi"))
+    return alone.unionByName(pairs)
 
 
 def publish(spark: SparkSession, settings: Settings, library: str, golden: DataFrame, run_date: str, run_id: str,

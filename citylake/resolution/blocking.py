@@ -26,8 +26,22 @@ from citylake.resolution.config import ResolutionConfig
 from citylake.resolution.features import KEY, RID
 
 
+BLOCK_KEYS = "__block_keys"  # every rule's key before the cap, in rule order (for the index)
+
+
 def block_key(index: int) -> str:
     return f"__bk{index}"
+
+
+def uncapped_keys(config: ResolutionConfig) -> Column:
+    """An array of each rule's block key, before oversized blocks are capped (null: no key)."""
+    return F.array(*[_key_expression(i, rule.keys, rule.when) for i, rule in enumerate(config.blocking.rules)])
+
+
+def block_sizes(keys: DataFrame) -> DataFrame:
+    """(rule, key, count) from a frame of BLOCK_KEYS arrays."""
+    entries = keys.select(F.posexplode(BLOCK_KEYS).alias("rule", "key")).where(F.col("key").isNotNull())
+    return entries.groupBy("rule", "key").count()
 
 
 def _key_expression(index: int, keys: list[str], when: str | None) -> Column:
@@ -38,17 +52,19 @@ def _key_expression(index: int, keys: list[str], when: str | None) -> Column:
     return F.when(present, F.xxhash64(F.lit(index), *parts))
 
 
-def with_block_keys(features: DataFrame, config: ResolutionConfig) -> tuple[DataFrame, list[dict]]:
-    """The features with one block key column per rule (capped as configured), and per-rule
-    facts: blocks, largest block, oversized blocks and the records in them."""
+def with_block_keys(features: DataFrame, config: ResolutionConfig, sizes: DataFrame | None = None
+                    ) -> tuple[DataFrame, list[dict]]:
+    """The features with BLOCK_KEYS and one block key column per rule (capped as configured), and
+    per-rule facts: blocks, largest block, oversized blocks and the records in them.
+
+    ``sizes``: (rule, key, count) of the blocks the features' keys fall in, when the features are
+    a part of the night's records (an incremental night): the caps are then those a full run
+    would apply, and the facts are about those blocks only."""
     blocking = config.blocking
     rules = blocking.rules
-    keyed = features.withColumns({block_key(i): _key_expression(i, rule.keys, rule.when)
-                                  for i, rule in enumerate(rules)})
-    entries = F.explode(F.array(*[F.struct(F.lit(i).alias("rule"), F.col(block_key(i)).alias("key"))
-                                  for i in range(len(rules))]))
-    sizes = (keyed.select(entries.alias("e")).select("e.rule", "e.key").where(F.col("key").isNotNull())
-             .groupBy("rule", "key").count()).persist()
+    keyed = features.withColumn(BLOCK_KEYS, uncapped_keys(config))
+    keyed = keyed.withColumns({block_key(i): F.col(BLOCK_KEYS)[i] for i in range(len(rules))})
+    sizes = (block_sizes(keyed) if sizes is None else sizes).persist()
     cap = blocking.max_block_size
     facts = {row.rule: row for row in sizes.groupBy("rule").agg(
         F.count(F.lit(1)).alias("blocks"), F.max("count").alias("largest"),

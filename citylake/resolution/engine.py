@@ -32,15 +32,21 @@ from citylake.resolution.identifiers import ANCHOR, ANCHOR_TYPE, REVIEW
 from citylake.resolution.ids import assign_ids
 from citylake.timing import Phases
 
-OUTPUT_COLUMNS = ("record_key", "content_hash", "cluster", "resolved_by", "review_reason")
+OUTPUT_COLUMNS = ("record_key", "content_hash", "cluster", "resolved_by", "review_reason", "block_keys",
+                  "identifiers")
+INDEX_COLUMNS = ("block_keys", "identifiers")  # what the next night's incremental run finds records by
 
 
 @dataclass
 class Resolution:
     """What a run produces. ``records``: the input rows with record_key, content_hash, cluster,
     the configured id column, resolved_by (the anchoring identifier, ``linkage`` or ``alone``) and
-    review_reason; ``links``: accepted probabilistic links; ``review``: pairs for a clerk;
-    ``conflicts``: identifier conflicts and ambiguous identifiers; ``history``: id changes."""
+    review_reason, and the index the next night's incremental run reads (block_keys: each
+    blocking rule's key before the cap; identifiers: the valid identifiers); ``links``: accepted
+    probabilistic links; ``review``: pairs for a clerk; ``conflicts``: identifier conflicts and
+    ambiguous identifiers; ``history``: id changes; ``resolved_keys``: the record keys resolved
+    tonight when an incremental run left the others as they were (links, review and conflicts are
+    about these only), None when every record was."""
 
     records: DataFrame
     links: DataFrame
@@ -49,6 +55,7 @@ class Resolution:
     history: DataFrame
     model: fs.Model
     report: dict = field(default_factory=dict)
+    resolved_keys: DataFrame | None = None
 
 
 @dataclass
@@ -99,16 +106,27 @@ def hashed_features(config: ResolutionConfig, comparisons: list[Comparison]) -> 
 def prepare(records: DataFrame, config: ResolutionConfig, truth_column: str | None = None) -> Prepared:
     """Features, anchors and conflicts, block keys; ``facts["prepare_seconds"]`` times each step
     (each ends in a checkpoint, so each is its own work)."""
+    base, delivered = features.deliver(records, config, truth_column)
+    prepared = prepare_delivered(base, delivered, config)
+    prepared.facts["missing_fields"] = features.missing_fields(config, records.columns)
+    return prepared
+
+
+def prepare_delivered(base: DataFrame, delivered: DataFrame, config: ResolutionConfig,
+                      block_sizes: DataFrame | None = None) -> Prepared:
+    """:func:`prepare` from delivered values (:func:`features.deliver`), which may be a part of the
+    night's records; ``block_sizes``: the night's block sizes for that part's keys (see
+    :func:`blocking.with_block_keys`)."""
     comparisons = comparisons_of(config)
     steps = Phases()
-    base, featured, facts = features.build(records, config, truth_column, hashed=hashed_features(config, comparisons))
+    featured, facts = features.normalise(delivered, config, hashed=hashed_features(config, comparisons))
     _check_sql(featured, config, comparisons)
     steps.done("features")
     anchored = identifiers.anchor(featured, config)
     anchored, conflict_rows = identifiers.conflicts(anchored, config, comparisons)
     anchored = anchored.localCheckpoint()
     steps.done("anchors_and_conflicts")
-    keyed, block_report = blocking.with_block_keys(anchored, config)
+    keyed, block_report = blocking.with_block_keys(anchored, config, block_sizes)
     keyed = keyed.localCheckpoint()
     steps.done("block_keys")
     facts["blocking_rules"] = block_report
@@ -318,26 +336,23 @@ def finish(prepared: Prepared, config: ResolutionConfig, model: fs.Model, scored
             "links_count": links.count()}
 
 
-def records_out(prepared: Prepared, labels: DataFrame, config: ResolutionConfig, *, hashed: bool = True,
-                 extra: tuple[str, ...] = ()) -> DataFrame:
-    """Input rows with record_key, content_hash, cluster, resolved_by and review_reason.
-
-    ``labels``: RID and the propagation label (hashed into the cluster value unless ``hashed`` is
-    false: then the label is the cluster value), and any ``extra`` columns to carry along."""
-    meta = prepared.keyed.select(RID, KEY, HASH, ANCHOR_TYPE, REVIEW)
+def records_out(prepared: Prepared, labels: DataFrame, config: ResolutionConfig) -> DataFrame:
+    """Input rows with record_key, content_hash, cluster, resolved_by, review_reason and the index
+    (block_keys, identifiers). ``labels``: RID and the propagation label (hashed into the cluster
+    value)."""
+    meta = prepared.keyed.select(RID, KEY, HASH, ANCHOR_TYPE, REVIEW, blocking.BLOCK_KEYS, identifiers.IDENTIFIER_KEYS)
     sizes = labels.groupBy(clustering.LABEL).agg(F.count(F.lit(1)).alias("__size"))
     labelled = labels.join(sizes, clustering.LABEL)
     reserved = set(OUTPUT_COLUMNS) | {config.ids.column}
     kept = [F.col(f"`{name}`") for name in prepared.base.columns if name != RID and name not in reserved]
-    cluster = cluster_label(F.col(clustering.LABEL)) if hashed else F.col(clustering.LABEL)
     return prepared.base.join(meta, RID).join(labelled, RID).select(
         *kept,
         F.col(KEY).alias("record_key"), F.col(HASH).alias("content_hash"),
-        cluster.alias("cluster"),
+        cluster_label(F.col(clustering.LABEL)).alias("cluster"),
         F.coalesce(F.col(ANCHOR_TYPE), F.when(F.col("__size") > 1, F.lit("linkage")).otherwise(F.lit("alone")))
         .alias("resolved_by"),
         F.col(REVIEW).alias("review_reason"),
-        *[F.col(name) for name in extra],
+        F.col(blocking.BLOCK_KEYS).alias("block_keys"), F.col(identifiers.IDENTIFIER_KEYS).alias("identifiers"),
     )
 
 

@@ -349,6 +349,23 @@ def build(records: DataFrame, config: ResolutionConfig, truth_column: str | None
     tables are checkpointed: the row id must not change while the run reads them many times.
     ``hashed``: features that also get a 64-bit hash twin ``<feature>_hash`` (null for null).
     """
+    base, delivered = deliver(records, config, truth_column)
+    features, facts = normalise(delivered, config, hashed)
+    return base, features, {"missing_fields": missing_fields(config, records.columns)} | facts
+
+
+def missing_fields(config: ResolutionConfig, columns: list[str]) -> list[str]:
+    """The configured fields the input has no column for."""
+    return [field for field, spec in config.fields.items() if not _source(spec, field, set(columns))[1]]
+
+
+def deliver(records: DataFrame, config: ResolutionConfig, truth_column: str | None = None
+            ) -> tuple[DataFrame, DataFrame]:
+    """(records with a row id, checkpointed; the delivered values: row id, record key, truth key
+    when given, content hash and each field's source value, unnormalised).
+
+    The delivered values are what an incremental night diffs (record key and content hash) before
+    it normalises anything: :func:`normalise` then runs on the records that need it only."""
     columns = set(records.columns)
     missing_keys = [key for key in config.record_key if key not in columns]
     if missing_keys:
@@ -357,9 +374,9 @@ def build(records: DataFrame, config: ResolutionConfig, truth_column: str | None
         raise ValueError(f"truth column {truth_column!r} is not in the input")
     base = records.withColumn(RID, F.monotonically_increasing_id()).localCheckpoint()
 
-    sources, missing = {}, []
+    sources = {}
     for field, spec in config.fields.items():
-        column, present = _source(spec, field, columns)
+        column, _ = _source(spec, field, columns)
         if spec.expr is not None:
             try:
                 base.select(column).schema
@@ -367,19 +384,25 @@ def build(records: DataFrame, config: ResolutionConfig, truth_column: str | None
                 raise ConfigError(f"{config.source}: fields.{field}.expr: {spec.expr!r}: "
                                   f"{str(error).splitlines()[0]}") from None
         sources[field] = column
-        if not present:
-            missing.append(field)
+    content = F.sha2(F.to_json(F.struct(*[column.cast("string").alias(field) for field, column in sources.items()])),
+                     256)
     delivered = base.select(
         RID,
         F.concat_ws("|", *[F.coalesce(F.col(f"`{key}`").cast("string"), F.lit("")) for key in config.record_key]).alias(KEY),
         *([F.col(f"`{truth_column}`").cast("string").alias(TRUTH)] if truth_column else []),
+        F.substring(content, 1, 32).alias(HASH),
         *[column.alias(f"__src_{field}") for field, column in sources.items()],
     )
+    return base, delivered
+
+
+def normalise(delivered: DataFrame, config: ResolutionConfig, hashed: set[str] = frozenset()
+              ) -> tuple[DataFrame, dict]:
+    """The feature table (checkpointed) of delivered values (:func:`deliver`), and facts."""
+    truth = [TRUTH] if TRUTH in delivered.columns else []
     types = {f.name: f.dataType for f in delivered.schema.fields}
-    content = F.sha2(F.to_json(F.struct(*[F.col(f"__src_{field}").cast("string").alias(field)
-                                          for field in config.fields])), 256)
     normal = delivered.select(
-        RID, KEY, *([TRUTH] if truth_column else []), F.substring(content, 1, 32).alias(HASH),
+        RID, KEY, *truth, HASH,
         *[normalised_value(spec.normaliser, F.col(f"__src_{field}"), types[f"__src_{field}"]).alias(field)
           for field, spec in config.fields.items()],
     )
@@ -402,7 +425,6 @@ def build(records: DataFrame, config: ResolutionConfig, truth_column: str | None
         raise ConfigError(f"{config.source}: no feature {', '.join(unknown)} to hash "
                           f"(the features: {', '.join(produced)})")
     twins = [F.when(F.col(name).isNotNull(), F.xxhash64(F.col(name))).alias(f"{name}_hash") for name in sorted(hashed)]
-    kept = [RID, KEY, *([TRUTH] if truth_column else []), HASH, *produced]
+    kept = [RID, KEY, *truth, HASH, *produced]
     features = featured.select(*kept, *twins).localCheckpoint()
-    facts = {"missing_fields": missing, "pinyin_characters": table.characters}
-    return base, features, facts
+    return features, {"pinyin_characters": table.characters}

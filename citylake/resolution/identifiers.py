@@ -23,7 +23,7 @@ is resolved like an unidentified record and is flagged ``identifier_conflict``; 
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from citylake import identity
@@ -34,13 +34,14 @@ from citylake.resolution.features import KEY, RID
 ANCHOR = "__anchor"  # "<identifier>:<value>" or null
 ANCHOR_TYPE = "__anchor_type"  # the identifier that anchors the record
 REVIEW = "__review"  # why a record needs a clerk's look, or null
+IDENTIFIER_KEYS = "__identifier_keys"  # the record's valid identifiers, "<identifier>:<value>" (for the index)
 REPRESENTATIVE_CANDIDATES = 20
 
 
 def anchor(features: DataFrame, config: ResolutionConfig) -> DataFrame:
-    """The features with ANCHOR, ANCHOR_TYPE and REVIEW."""
+    """The features with ANCHOR, ANCHOR_TYPE, REVIEW and IDENTIFIER_KEYS."""
     frame = features.withColumns({ANCHOR: F.lit(None).cast("string"), ANCHOR_TYPE: F.lit(None).cast("string"),
-                                  REVIEW: F.lit(None).cast("string")})
+                                  REVIEW: F.lit(None).cast("string"), IDENTIFIER_KEYS: identifier_keys(config)})
     for index, name in enumerate(config.identifiers):
         value = F.when(F.col(f"{name}_valid"), F.col(name))
         own = F.concat(F.lit(f"{name}:"), value)
@@ -62,6 +63,13 @@ def anchor(features: DataFrame, config: ResolutionConfig) -> DataFrame:
             REVIEW: F.coalesce(F.col(REVIEW), F.when(value.isNotNull() & ambiguous, F.lit(f"ambiguous_{name}"))),
         }).drop("__value", "__anchors", "__linked")
     return frame
+
+
+def identifier_keys(config: ResolutionConfig) -> Column:
+    """The record's valid identifiers as "<identifier>:<value>" strings: an incremental night finds
+    the records whose anchors a new or changed record can change through them."""
+    values = [F.when(F.col(f"{name}_valid"), F.concat(F.lit(f"{name}:"), F.col(name))) for name in config.identifiers]
+    return F.filter(F.array(*values), lambda value: value.isNotNull())
 
 
 def conflicts(anchored: DataFrame, config: ResolutionConfig, comparisons: list[Comparison]

@@ -1,22 +1,32 @@
 """Incremental resolution: tonight's new and changed records against the resolved base.
 
-Given last night's resolved records (record_key, content_hash, cluster and the id column, as
-:func:`citylake.resolution.resolve` writes them), tonight's records and last night's model:
+Given last night's resolved records (as :func:`citylake.resolution.resolve` writes them: record
+key, content hash, cluster, the id column, and the index: each record's block keys and valid
+identifiers), tonight's records and last night's model:
 
-1. a record is new or changed when its (record key, content hash) was not there last night; a
-   record key gone tonight is deleted;
-2. only the new and changed records are scored, against every record of tonight (blocking as
-   configured, the fitted model reused, so no EM);
-3. the clusters they touch are those of their previous versions, of the deleted records, of the
-   records they link to and of the records sharing their anchor (identifier);
-4. those clusters' records, with the new and changed ones, are re-clustered (scored among
-   themselves, anchors and conflicts as in a full run); every other cluster keeps its records,
-   cluster and id untouched;
+1. the diff: only tonight's record keys and content hashes are computed for every record (no
+   normalising), and joined to last night's; a record is new or changed when its (record key,
+   content hash) was not there last night; a record key gone tonight is deleted;
+2. the new and changed records are normalised and keyed for blocking;
+3. the clusters they touch are found in last night's index, without normalising anything else:
+   the clusters of their previous versions and of the deleted records, of the records sharing a
+   block key with them (before the cap: every record they could be compared with) and of the
+   records sharing a valid identifier with them or with a deleted record; then, until nothing is
+   added, the clusters of records sharing an identifier with a touched cluster's records (so every
+   anchor, and every conflict check, sees all of its records);
+4. the touched clusters' records and the new and changed ones, only those, are normalised,
+   anchored, checked for conflicts and keyed (oversized blocks capped by tonight's block sizes, as a
+   full run would), scored among themselves with last night's model (no EM) and re-clustered;
 5. ids are carried over by overlap within the re-clustered part (merges and splits go to the
-   history), new ids never take an id in use elsewhere.
+   history), new ids never take an id in use elsewhere; every other record keeps last night's
+   cluster, id, flags and index.
 
-Blocking caps and anchors are computed over the whole of tonight's table, so a re-clustered part
-sees the same blocks and identifiers as a full run would.
+So a night's work is a narrow diff of every record, plus resolving the part it touches. Review
+pairs and conflicts are those of the re-resolved part (``Resolution.resolved_keys``); a caller
+keeps last night's for the rest.
+
+When last night's records carry no index (written before it existed), the night is resolved in
+full, with ids carried over.
 """
 
 from __future__ import annotations
@@ -24,58 +34,71 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from citylake.resolution import engine
+from citylake.resolution import blocking, engine, features
 from citylake.resolution.config import ResolutionConfig
 from citylake.resolution.features import HASH, KEY, RID
-from citylake.resolution.identifiers import ANCHOR
+from citylake.resolution.identifiers import identifier_keys
 from citylake.resolution.model import Model
 from citylake.timing import Phases
 
 DELTA = "__delta"
+PREVIOUS = {"content_hash": "__previous_hash", "cluster": "__previous_cluster", "resolved_by": "__previous_resolved_by",
+            "review_reason": "__previous_review_reason", "block_keys": "__previous_block_keys",
+            "identifiers": "__previous_identifiers"}
 PREVIOUS_ID = "__previous_id"
+MAX_CLOSURE_ROUNDS = 50
 
 
 def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: ResolutionConfig, model: Model, *,
                         salt: str = "", truth_column: str | None = None) -> engine.Resolution:
-    """Resolves tonight's records, re-scoring only new and changed ones (see the module doc)."""
-    phases = Phases()
+    """Resolves tonight's records, re-resolving only the part new, changed and deleted records
+    touch (see the module doc)."""
     id_column = config.ids.column
-    prepared = engine.prepare(tonight, config, truth_column)
-    last = (previous.groupBy(F.col("record_key").alias(KEY))
-            .agg(F.first("content_hash").alias("__previous_hash"), F.first(id_column).alias(PREVIOUS_ID),
-                 F.first("cluster").alias("__previous_cluster")))
-    keyed = (prepared.keyed.join(last, KEY, "left")
-             .withColumn(DELTA, F.col("__previous_hash").isNull() | (F.col("__previous_hash") != F.col(HASH)))
-             .localCheckpoint())
-    phases.done("prepare_and_diff")
-    delta = keyed.where(F.col(DELTA))
-    tonight_keys = keyed.select(KEY).distinct()
-    deleted = last.join(tonight_keys, KEY, "left_anti")
+    if not set(engine.INDEX_COLUMNS) <= set(previous.columns):
+        result = engine.resolve(tonight, config, previous_ids=previous.select("record_key", id_column),
+                                truth_column=truth_column, model=model, salt=salt)
+        result.report["mode"] = "full"
+        result.report["why_full"] = "last night's records carry no index (block keys, identifiers)"
+        return result
+    phases = Phases()
+    base, delivered = features.deliver(tonight, config, truth_column)
+    last = previous.select(F.col("record_key").alias(KEY), F.col(id_column).alias(PREVIOUS_ID),
+                           *[F.col(name).alias(alias) for name, alias in PREVIOUS.items()])
+    keys = (delivered.select(RID, KEY, HASH).join(last.dropDuplicates([KEY]), KEY, "left")
+            .withColumn(DELTA, F.col(PREVIOUS["content_hash"]).isNull() | (F.col(PREVIOUS["content_hash"]) != F.col(HASH)))
+            .localCheckpoint())
+    deleted = last.join(keys.select(KEY), KEY, "left_anti").localCheckpoint()
+    phases.done("diff")
 
-    # 1. score the new and changed records against everything
-    order = (F.col(f"l.{RID}") != F.col(f"r.{RID}")) & (~F.col(f"r.{DELTA}") | (F.col(f"l.{RID}") < F.col(f"r.{RID}")))
-    scored_delta, delta_scoring = engine.score(prepared, config, model, left=delta, order=order, keyed=keyed)
-    linked = scored_delta.where(F.col("weight") >= F.lit(model.accept_weight))
-    touched_rids = linked.select(F.col("l").alias(RID)).unionByName(linked.select(F.col("r").alias(RID)))
+    # the new and changed records' block keys and identifiers, from their features only
+    delta = keys.where(F.col(DELTA))
+    hashed = engine.hashed_features(config, engine.comparisons_of(config))
+    delta_features, _ = features.normalise(delivered.join(delta.select(RID), RID, "left_semi"), config, hashed)
+    delta_index = delta_features.select(RID, blocking.uncapped_keys(config).alias(blocking.BLOCK_KEYS),
+                                        identifier_keys(config).alias("__identifiers")).localCheckpoint()
+    phases.done("new_and_changed")
 
-    # 2. the clusters they touch
-    delta_anchors = delta.where(F.col(ANCHOR).isNotNull()).select(ANCHOR).distinct()
-    phases.done("score_new_and_changed")
-    touched = (keyed.where(F.col(DELTA)).select(PREVIOUS_ID)
-               .unionByName(deleted.select(PREVIOUS_ID))
-               .unionByName(keyed.join(touched_rids, RID).select(PREVIOUS_ID))
-               .unionByName(keyed.join(delta_anchors, ANCHOR).select(PREVIOUS_ID))
-               .where(F.col(PREVIOUS_ID).isNotNull()).distinct().localCheckpoint())
-    subset = (keyed.join(touched.withColumn("__touched", F.lit(True)), PREVIOUS_ID, "left")
+    touched = _touched_ids(keys, deleted, delta, delta_index)
+    subset = (keys.join(touched.withColumn("__touched", F.lit(True)), PREVIOUS_ID, "left")
               .where(F.col(DELTA) | F.col("__touched").isNotNull()).drop("__touched").localCheckpoint())
     phases.done("touched_clusters")
 
-    # 3. re-cluster the touched part
-    scored, subset_scoring = engine.score(prepared, config, model, keyed=subset)
-    finished = engine.finish(prepared, config, model, scored, keyed=subset)
-    part = engine.Prepared(prepared.base.join(subset.select(RID), RID), subset, prepared.conflicts,
-                           prepared.comparisons, prepared.facts)
-    records = engine.records_out(part, finished["labels"], config)
+    # tonight's sizes of the blocks the part falls in, so the caps are a full run's
+    unchanged_entries = (keys.where(~F.col(DELTA)).select(F.col(PREVIOUS["block_keys"]).alias(blocking.BLOCK_KEYS))
+                         .unionByName(delta_index.select(blocking.BLOCK_KEYS)))
+    part_entries = (subset.where(~F.col(DELTA)).select(F.col(PREVIOUS["block_keys"]).alias(blocking.BLOCK_KEYS))
+                    .unionByName(delta_index.select(blocking.BLOCK_KEYS)))
+    part_blocks = _entries(part_entries).distinct()
+    sizes = (_entries(unchanged_entries).join(F.broadcast(part_blocks), ["rule", "key"], "left_semi")
+             .groupBy("rule", "key").count().localCheckpoint())
+    prepared = engine.prepare_delivered(base.join(subset.select(RID), RID, "left_semi"),
+                                        delivered.join(subset.select(RID), RID, "left_semi"), config, sizes)
+    prepared.facts["missing_fields"] = features.missing_fields(config, tonight.columns)
+    phases.done("prepare_part")
+
+    scored, scoring = engine.score(prepared, config, model)
+    finished = engine.finish(prepared, config, model, scored)
+    records = engine.records_out(prepared, finished["labels"], config)
     previous_of_part = (previous.select("record_key", id_column)
                         .join(touched.select(F.col(PREVIOUS_ID).alias(id_column)), id_column))
     untouched_ids = (previous.select(id_column).distinct()
@@ -83,26 +106,28 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
     records, history = engine.with_ids(records, previous_of_part, config, salt, reserved_ids=untouched_ids)
     phases.done("recluster")
 
-    # 4. everything else as it was: last night's cluster value and id
-    unchanged = keyed.join(subset.select(RID), RID, "left_anti")
-    kept_labels = unchanged.select(RID, F.col("__previous_cluster").alias("__label"),
-                                   F.col(PREVIOUS_ID).alias(id_column))
-    kept_part = engine.Prepared(prepared.base.join(unchanged.select(RID), RID), keyed, prepared.conflicts,
-                                prepared.comparisons, prepared.facts)
-    kept = engine.records_out(kept_part, kept_labels, config, hashed=False, extra=(id_column,))
-    columns = records.columns
-    result = records.unionByName(kept.select(*columns)).localCheckpoint()
+    # every other record as it was last night
+    unchanged = keys.join(subset.select(RID), RID, "left_anti")
+    reserved = set(engine.OUTPUT_COLUMNS) | {id_column}
+    kept = [F.col(f"`{name}`") for name in base.columns if name != RID and name not in reserved]
+    as_before = base.join(unchanged, RID).select(
+        *kept, F.col(KEY).alias("record_key"), F.col(HASH).alias("content_hash"),
+        *[F.col(alias).alias(name) for name, alias in PREVIOUS.items() if name != "content_hash"],
+        F.col(PREVIOUS_ID).alias(id_column))
+    result = records.unionByName(as_before.select(*records.columns)).localCheckpoint()
     phases.done("untouched_and_union")
 
-    counts = keyed.agg(F.sum(F.col(DELTA).cast("int")).alias("delta"),
-                       F.sum(F.col("__previous_hash").isNull().cast("int")).alias("new")).first()
+    counts = keys.agg(F.count(F.lit(1)).alias("records"), F.sum(F.col(DELTA).cast("int")).alias("delta"),
+                      F.sum(F.col(PREVIOUS["content_hash"]).isNull().cast("int")).alias("new")).first()
+    part_size = subset.count()
     report = {
-        "library": config.library, "mode": "incremental", "records": keyed.count(),
-        "new_records": counts["new"], "changed_records": counts["delta"] - counts["new"],
+        "library": config.library, "mode": "incremental", "records": counts["records"],
+        "new_records": counts["new"] or 0, "changed_records": (counts["delta"] or 0) - (counts["new"] or 0),
         "deleted_records": deleted.count(), "touched_clusters": touched.count(),
-        "records_reclustered": subset.count(),
-        "scoring_new_and_changed": delta_scoring, "scoring_reclustered": subset_scoring,
+        "records_reclustered": part_size, "records_prepared": part_size,
+        "scoring_reclustered": scoring,
         "links": {"accepted": finished["links_count"]}, "clustering": finished["clustering"],
+        "conflicts": prepared.conflicts.count(), "review_pairs": finished["review"].count(),
         "seconds": {**phases.seconds, "total": phases.elapsed(), "prepare_steps": prepared.facts["prepare_seconds"]},
     }
     if truth_column is not None:
@@ -111,4 +136,35 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
         report["evaluation"] = evaluate.scores(
             result.select("cluster", F.col(f"`{truth_column}`").cast("string").alias("truth")), "cluster", "truth")
     return engine.Resolution(result, finished["links"], finished["review"], prepared.conflicts, history,
-                             model, report)
+                             model, report, resolved_keys=subset.select(F.col(KEY).alias("record_key")))
+
+
+def _entries(keys: DataFrame) -> DataFrame:
+    """(rule, key) per block key of a frame of BLOCK_KEYS arrays."""
+    return keys.select(F.posexplode(blocking.BLOCK_KEYS).alias("rule", "key")).where(F.col("key").isNotNull())
+
+
+def _touched_ids(keys: DataFrame, deleted: DataFrame, delta: DataFrame, delta_index: DataFrame) -> DataFrame:
+    """Last night's ids (clusters) that tonight's new, changed and deleted records touch (step 3 of
+    the module doc), checkpointed."""
+    unchanged = keys.where(~F.col(DELTA))
+    blocks = _entries(delta_index).distinct()
+    by_block = (unchanged.select(PREVIOUS_ID, F.posexplode(PREVIOUS["block_keys"]).alias("rule", "key"))
+                .join(F.broadcast(blocks), ["rule", "key"], "left_semi").select(PREVIOUS_ID))
+    identifiers = (delta_index.select(F.explode("__identifiers").alias("identifier"))
+                   .unionByName(deleted.select(F.explode(PREVIOUS["identifiers"]).alias("identifier"))))
+    # every (id, identifier) of tonight's unchanged records, for the closure
+    carried = (unchanged.select(PREVIOUS_ID, F.explode(PREVIOUS["identifiers"]).alias("identifier"))
+               .localCheckpoint())
+    touched = (delta.select(PREVIOUS_ID).unionByName(deleted.select(PREVIOUS_ID)).unionByName(by_block)
+               .unionByName(carried.join(F.broadcast(identifiers.distinct()), "identifier", "left_semi")
+                            .select(PREVIOUS_ID))
+               .where(F.col(PREVIOUS_ID).isNotNull()).distinct().localCheckpoint())
+    for _ in range(MAX_CLOSURE_ROUNDS):
+        reached = carried.join(F.broadcast(touched), PREVIOUS_ID, "left_semi").select("identifier").distinct()
+        added = (carried.join(F.broadcast(reached), "identifier", "left_semi").select(PREVIOUS_ID).distinct()
+                 .join(touched, PREVIOUS_ID, "left_anti").localCheckpoint())
+        if added.isEmpty():
+            break
+        touched = touched.unionByName(added).localCheckpoint()
+    return touched

@@ -61,3 +61,31 @@ def test_only_new_changed_and_deleted_records_are_counted_as_the_night_s_work(ni
     *_, report = nights
     assert (report["new_records"], report["changed_records"], report["deleted_records"]) == (3, 0, 1)
     assert report["records_reclustered"] < len(NIGHT2)  # hr-c's cluster is left as it was
+
+
+def test_only_the_touched_part_is_normalised_and_the_rest_keeps_last_night_s_index(nights):
+    first, incremental, *_ = nights
+    *_, report = nights
+    assert report["records_prepared"] == report["records_reclustered"] < report["records"]
+    assert incremental["hr-c"] == first["hr-c"]
+
+
+def test_every_record_carries_the_index_the_next_night_reads(spark, person_config, person_model):
+    records = resolve(spark.createDataFrame(NIGHT1, PERSON_COLUMNS), person_config, model=person_model).records
+    rows = {row.record_key: row for row in records.select("record_key", "block_keys", "identifiers").collect()}
+    assert rows["hr-a"].identifiers == [f"identity_number:{A}"]
+    assert rows["bc-b"].identifiers == []
+    assert len(rows["hr-a"].block_keys) == len(person_config.blocking.rules)
+    # the same name, birth date and division: the same key under a rule that reads those
+    shared = [a for a, b in zip(rows["hr-b"].block_keys, rows["bc-b"].block_keys) if a is not None and a == b]
+    assert shared
+
+
+def test_a_night_after_records_without_the_index_is_resolved_in_full(spark, person_config, person_model):
+    first = resolve(spark.createDataFrame(NIGHT1, PERSON_COLUMNS), person_config, model=person_model, salt="n1")
+    previous = first.records.drop("block_keys", "identifiers")
+    result = resolve_incremental(previous, spark.createDataFrame(NIGHT2, PERSON_COLUMNS), person_config,
+                                 person_model, salt="n2")
+    assert result.report["mode"] == "full" and result.resolved_keys is None
+    ids = {row.record_key: row.person_id for row in result.records.collect()}
+    assert ids["hr-c"] == {row.record_key: row.person_id for row in first.records.collect()}["hr-c"]
