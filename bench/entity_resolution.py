@@ -21,6 +21,8 @@ truth_tables.py) and measured (citylake/resolution/evaluate.py):
                                with the truth column on night one's person records, not timed)
   pairs_per_record             candidate pairs per person record
   pairs_scored_per_s           the full build's scoring pass: pairs scored / its seconds
+  incremental_person_f1, incremental_entity_f1   the same pairwise F1 on night two's records,
+                               resolved incrementally
   person_id_stability          share of night one's household-registered persons (true key) who
                                keep their person_id on night two
   full_build_s, incremental_s  population + legal_entity + credit build seconds, night one in full,
@@ -87,6 +89,12 @@ out["mode"] = report["mode"]
 out["scoring"] = report.get("scoring")
 out["records"] = report.get("records")
 out["resolution_seconds"] = report.get("seconds")
+out["resolution"] = {}
+for library in ("population", "legal_entity"):
+    done = json.loads((settings.reports_dir / night / "resolution" / f"{library}.json").read_text())
+    out["resolution"][library] = {name: done.get(name) for name in (
+        "mode", "records", "new_records", "changed_records", "deleted_records", "touched_clusters",
+        "records_reclustered", "seconds")}
 out["phases"] = {library: json.loads((settings.reports_dir / night / "build" / f"{library}.json").read_text())["seconds"]
                  for library in ("population", "legal_entity", "credit")}
 truth = truth_tables.lake_truth(spark, settings.truth_dir, [night])
@@ -101,6 +109,9 @@ def resolved(library):
 people = resolved("population")
 out["household_ids"] = {r.truth: r.person_id for r in people.where(F.col("source") == "household_registration")
                         .select("truth", "person_id").collect()}
+if stage == "incremental" and not timing_only:  # the incremental night's own quality
+    out["person"] = evaluate.scores(people, "person_id", "truth")
+    out["entity"] = evaluate.scores(resolved("legal_entity"), "entity_id", "truth")
 if stage == "full" and not timing_only:
     out["person"] = evaluate.scores(people, "person_id", "truth")
     no_id = people.withColumn("no_id", F.col("resolved_by") != "identity_number")
@@ -172,6 +183,9 @@ def measure(people: int, seed: int, work: Path, timing_only: bool = False) -> di
         "clusters_joining_two_numbers": first["clusters_joining_two_numbers"],
         "blocking_pair_completeness": first["blocking"].get("pair_completeness"),
         "pairs_per_record": first["blocking"].get("candidate_pairs_per_record"),
+        # night two, resolved incrementally: its own quality against the truth
+        "incremental_person_f1": second["person"]["pairwise"]["f1"],
+        "incremental_entity_f1": second["entity"]["pairwise"]["f1"],
     }
 
 

@@ -31,7 +31,7 @@ DESCRIBED: dict[str, dict] = {
                         "personal": ["name", "sex", "birth_date", "address", "death_date"]},
     "base/population_records": {"about": "every source's person records with their person_id (entity resolution)",
                                 "from": [f"standard/{s}" for s in PERSON_SOURCES],
-                                "sensitive": ["identity_number", "ethnicity", "insured_person_number"],
+                                "sensitive": ["identity_number", "ethnicity", "insured_person_number", "identifiers"],
                                 "personal": ["name", "sex", "birth_date", "address", "death_date"]},
     "base/population_history": {"about": "every version of each golden person (SCD type 2)",
                                 "from": ["base/population"], "sensitive": ["identity_number", "ethnicity"],

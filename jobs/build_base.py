@@ -9,14 +9,18 @@ In that order (legal_entity reads the population's resolution, credit reads both
 population, legal_entity: the night's person (organisation) records of every source
 (citylake/population.py, citylake/legal_entity.py) are resolved with resolution/<config>.yaml.
 The first night is a full resolution; later nights are incremental against the previous night's
-resolution and model (only new and changed records are scored; ids persist, merges and splits go
-to the id history). Written, per night so a rerun replaces its own night:
+resolution and model (only the clusters that new, changed and deleted records touch are resolved
+again, found through the previous night's index; ids persist, merges and splits go to the id
+history). Written, per night so a rerun replaces its own night:
 
-  base/<library>_records        every record with its person_id/entity_id, how it was resolved
-                                and why it is flagged (partitioned by night)
+  base/<library>_records        every record with its person_id/entity_id, how it was resolved,
+                                why it is flagged, and the index the next night reads (block keys,
+                                valid identifiers) (partitioned by night)
   base/<library>_id_history     new ids, merges, splits, moves, removals
   base/resolution_review        conflicts (one identifier, clearly different people or names)
-                                and probable matches for a clerk; never merged silently
+                                and probable matches for a clerk; never merged silently (an
+                                incremental night keeps last night's rows about the records it
+                                did not resolve again)
   base/resolution_models        the fitted model, reused by the next night's incremental run
 and, after the gate expectations/base.<library>.json passes, the golden records base/<library>
 and their SCD type 2 history base/<library>_history. The resolution's report (counts, timings,

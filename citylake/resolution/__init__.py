@@ -16,8 +16,9 @@ masked like 3423011964****3224) are scored Fellegi-Sunter style: m and u estimat
 its comparisons' log2(m/u), links accepted above a posterior probability (no labels needed).
 Conflicts (one identity number, clearly different people) are flagged and held out, never merged
 silently. Clusters are connected components of the accepted links; ids persist from night to
-night by overlap, with merges and splits in a history table; an incremental run re-scores only
-new and changed records and re-clusters only the clusters they touch. The hot path is Spark
+night by overlap, with merges and splits in a history table; an incremental run normalises,
+scores and re-clusters only the clusters that new, changed and deleted records touch, found
+through the index the previous run's records carry. The hot path is Spark
 built-in expressions (CASE, levenshtein, element_at on a constant pinyin table): no Python UDF.
 
 The configuration (YAML, validated by citylake/resolution/config.py; errors name the file and the

@@ -19,7 +19,8 @@ Parquet (a file or a folder). Writes into the output folder:
                personal data)
 
 --previous is an earlier output folder: ids are carried over from its records; with
---incremental only new and changed records are scored, against its model.
+--incremental only the clusters new, changed and deleted records touch are resolved again, with
+its model (the rest keep their clusters and ids).
 """
 
 from __future__ import annotations
