@@ -38,10 +38,14 @@ def uncapped_keys(config: ResolutionConfig) -> Column:
     return F.array(*[_key_expression(i, rule.keys, rule.when) for i, rule in enumerate(config.blocking.rules)])
 
 
+def entries(frame: DataFrame, column: str = BLOCK_KEYS, *carried: str) -> DataFrame:
+    """(``carried`` columns, rule, key) for each block key of a frame's array of block keys."""
+    return frame.select(*carried, F.posexplode(column).alias("rule", "key")).where(F.col("key").isNotNull())
+
+
 def block_sizes(keys: DataFrame) -> DataFrame:
     """(rule, key, count) from a frame of BLOCK_KEYS arrays."""
-    entries = keys.select(F.posexplode(BLOCK_KEYS).alias("rule", "key")).where(F.col("key").isNotNull())
-    return entries.groupBy("rule", "key").count()
+    return entries(keys).groupBy("rule", "key").count()
 
 
 def _key_expression(index: int, keys: list[str], when: str | None) -> Column:

@@ -46,7 +46,6 @@ PREVIOUS = {"content_hash": "__previous_hash", "cluster": "__previous_cluster", 
             "review_reason": "__previous_review_reason", "block_keys": "__previous_block_keys",
             "identifiers": "__previous_identifiers"}
 PREVIOUS_ID = "__previous_id"
-MAX_CLOSURE_ROUNDS = 50
 
 
 def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: ResolutionConfig, model: Model, *,
@@ -84,12 +83,11 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
     phases.done("touched_clusters")
 
     # tonight's sizes of the blocks the part falls in, so the caps are a full run's
-    unchanged_entries = (keys.where(~F.col(DELTA)).select(F.col(PREVIOUS["block_keys"]).alias(blocking.BLOCK_KEYS))
-                         .unionByName(delta_index.select(blocking.BLOCK_KEYS)))
-    part_entries = (subset.where(~F.col(DELTA)).select(F.col(PREVIOUS["block_keys"]).alias(blocking.BLOCK_KEYS))
-                    .unionByName(delta_index.select(blocking.BLOCK_KEYS)))
-    part_blocks = _entries(part_entries).distinct()
-    sizes = (_entries(unchanged_entries).join(F.broadcast(part_blocks), ["rule", "key"], "left_semi")
+    new_blocks = blocking.entries(delta_index)
+    tonight_blocks = blocking.entries(keys.where(~F.col(DELTA)), PREVIOUS["block_keys"]).unionByName(new_blocks)
+    part_blocks = (blocking.entries(subset.where(~F.col(DELTA)), PREVIOUS["block_keys"]).unionByName(new_blocks)
+                   .distinct())
+    sizes = (tonight_blocks.join(F.broadcast(part_blocks), ["rule", "key"], "left_semi")
              .groupBy("rule", "key").count().localCheckpoint())
     prepared = engine.prepare_delivered(base.join(subset.select(RID), RID, "left_semi"),
                                         delivered.join(subset.select(RID), RID, "left_semi"), config, sizes)
@@ -139,17 +137,12 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
                              model, report, resolved_keys=subset.select(F.col(KEY).alias("record_key")))
 
 
-def _entries(keys: DataFrame) -> DataFrame:
-    """(rule, key) per block key of a frame of BLOCK_KEYS arrays."""
-    return keys.select(F.posexplode(blocking.BLOCK_KEYS).alias("rule", "key")).where(F.col("key").isNotNull())
-
-
 def _touched_ids(keys: DataFrame, deleted: DataFrame, delta: DataFrame, delta_index: DataFrame) -> DataFrame:
     """Last night's ids (clusters) that tonight's new, changed and deleted records touch (step 3 of
     the module doc), checkpointed."""
     unchanged = keys.where(~F.col(DELTA))
-    blocks = _entries(delta_index).distinct()
-    by_block = (unchanged.select(PREVIOUS_ID, F.posexplode(PREVIOUS["block_keys"]).alias("rule", "key"))
+    blocks = blocking.entries(delta_index).distinct()
+    by_block = (blocking.entries(unchanged, PREVIOUS["block_keys"], PREVIOUS_ID)
                 .join(F.broadcast(blocks), ["rule", "key"], "left_semi").select(PREVIOUS_ID))
     identifiers = (delta_index.select(F.explode("__identifiers").alias("identifier"))
                    .unionByName(deleted.select(F.explode(PREVIOUS["identifiers"]).alias("identifier"))))
@@ -160,7 +153,7 @@ def _touched_ids(keys: DataFrame, deleted: DataFrame, delta: DataFrame, delta_in
                .unionByName(carried.join(F.broadcast(identifiers.distinct()), "identifier", "left_semi")
                             .select(PREVIOUS_ID))
                .where(F.col(PREVIOUS_ID).isNotNull()).distinct().localCheckpoint())
-    for _ in range(MAX_CLOSURE_ROUNDS):
+    while True:  # each round adds a cluster at least, or stops
         reached = carried.join(F.broadcast(touched), PREVIOUS_ID, "left_semi").select("identifier").distinct()
         added = (carried.join(F.broadcast(reached), "identifier", "left_semi").select(PREVIOUS_ID).distinct()
                  .join(touched, PREVIOUS_ID, "left_anti").localCheckpoint())
