@@ -196,14 +196,14 @@ def _review_kept(spark: SparkSession, settings: Settings, library: str, run_date
                                          "masked_identifier string, probability double")
     redone = result.resolved_keys.select(F.col("record_key").alias("__key"))
     present = result.records.select(F.col("record_key").alias("__key"))
-    kept = (last.select("kind", "record_key", "other_key", "masked_identifier", "probability")
-            .join(redone, F.col("record_key") == F.col("__key"), "left_anti")
-            .join(present, F.col("record_key") == F.col("__key"), "left_semi"))
-    alone = kept.where(F.col("other_key").isNull())
-    pairs = (kept.where(F.col("other_key").isNotNull())
-             .join(redone, F.col("other_key") == F.col("__key"), "left_anti")
-             .join(present, F.col("other_key") == F.col("__key"), "left_semi"))
-    return alone.unionByName(pairs)
+
+    def standing(rows: DataFrame, column: str) -> DataFrame:  # the record delivered, not re-resolved
+        return (rows.join(redone, F.col(column) == F.col("__key"), "left_anti")
+                .join(present, F.col(column) == F.col("__key"), "left_semi"))
+
+    kept = standing(last.select("kind", "record_key", "other_key", "masked_identifier", "probability"), "record_key")
+    return kept.where(F.col("other_key").isNull()).unionByName(
+        standing(kept.where(F.col("other_key").isNotNull()), "other_key"))
 
 
 def publish(spark: SparkSession, settings: Settings, library: str, golden: DataFrame, run_date: str, run_id: str,

@@ -64,8 +64,7 @@ def test_only_new_changed_and_deleted_records_are_counted_as_the_night_s_work(ni
 
 
 def test_only_the_touched_part_is_normalised_and_the_rest_keeps_last_night_s_index(nights):
-    first, incremental, *_ = nights
-    *_, report = nights
+    first, incremental, _, report = nights
     assert report["records_prepared"] == report["records_reclustered"] < report["records"]
     assert incremental["hr-c"] == first["hr-c"]
 
