@@ -127,34 +127,33 @@ def history(previous: DataFrame | None, current: DataFrame, key: str, tracked: l
     gone tonight is closed; unchanged keys keep their version. Versions opened on or after
     ``night`` are dropped first, so rerunning a night gives the same history."""
     tonight = F.lit(night).cast("date")
-    fingerprint = F.sha2(F.to_json(F.struct(*[F.col(c) for c in tracked])), 256)
-    now = current.select(key, *tracked).withColumn("__fingerprint", fingerprint)
     columns = [key, *tracked, "valid_from", "valid_to", "is_current"]
     if previous is None:
-        return now.select(key, *tracked, tonight.alias("valid_from"), F.lit(None).cast("date").alias("valid_to"),
-                          F.lit(True).alias("is_current"))
+        return current.select(key, *tracked, tonight.alias("valid_from"), F.lit(None).cast("date").alias("valid_to"),
+                              F.lit(True).alias("is_current"))
     # undo tonight (a rerun): drop versions opened tonight or later, reopen those closed then
     kept = (previous.where(F.col("valid_from") < tonight)
             .withColumn("valid_to", F.when(F.col("valid_to") >= tonight, F.lit(None).cast("date"))
                         .otherwise(F.col("valid_to")))
             .withColumn("is_current", F.col("valid_to").isNull()))
-    open_ = kept.where("is_current").withColumn("__fingerprint", fingerprint)
     closed = kept.where(~F.col("is_current")).select(*columns)
-    compared = open_.select(key, "__fingerprint").alias("o").join(
-        now.select(key, "__fingerprint").alias("n"), key, "full_outer")
-    unchanged = compared.where(F.col("o.__fingerprint") == F.col("n.__fingerprint")).select(key)
-    ending = compared.where(F.col("o.__fingerprint").isNotNull()
-                            & (F.col("n.__fingerprint").isNull() | (F.col("o.__fingerprint") != F.col("n.__fingerprint")))
-                            ).select(key)
-    starting = compared.where(F.col("n.__fingerprint").isNotNull()
-                              & (F.col("o.__fingerprint").isNull() | (F.col("o.__fingerprint") != F.col("n.__fingerprint")))
-                              ).select(key)
-    still_open = open_.join(unchanged, key).select(*columns)
-    now_closed = (open_.join(ending, key).withColumn("valid_to", tonight)
-                  .withColumn("is_current", F.lit(False)).select(*columns))
-    opened = now.join(starting, key).select(key, *tracked, tonight.alias("valid_from"),
-                                            F.lit(None).cast("date").alias("valid_to"), F.lit(True).alias("is_current"))
-    return closed.unionByName(still_open).unionByName(now_closed).unionByName(opened)
+    # each key's open version against tonight's values, in one join: kept open, closed, or closed
+    # and followed by tonight's version; a key new tonight opens one
+    compared = (kept.where("is_current").select(key, F.struct(*tracked).alias("__was"), "valid_from")
+                .join(current.select(key, F.struct(*tracked).alias("__now")), key, "full_outer"))
+    was, now = F.col("__was"), F.col("__now")
+
+    def version(values: Column, valid_from: Column, valid_to: Column) -> Column:
+        return F.struct(*[values[name].alias(name) for name in tracked], valid_from.alias("valid_from"),
+                        valid_to.alias("valid_to"), valid_to.isNull().alias("is_current"))
+
+    unchanged = was.isNotNull() & now.isNotNull() & was.eqNullSafe(now)
+    versions = F.when(unchanged, F.array(version(was, F.col("valid_from"), F.lit(None).cast("date")))).otherwise(
+        F.filter(F.array(F.when(was.isNotNull(), version(was, F.col("valid_from"), tonight)),
+                         F.when(now.isNotNull(), version(now, tonight, F.lit(None).cast("date")))),
+                 lambda row: row.isNotNull()))
+    opened = compared.select(key, F.explode(versions).alias("__version")).select(key, "__version.*")
+    return closed.unionByName(opened.select(*columns))
 
 
 def feeding_sources(all_contracts: Iterable[Contract], sources: Iterable[str]) -> list[Contract]:

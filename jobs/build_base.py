@@ -50,7 +50,7 @@ from citylake import base, contracts, credit, job, lake, quality
 from citylake.legal_entity import ENTITY_SOURCES, entity_records, golden_legal_entity
 from citylake.metrics import freshness_check
 from citylake.population import PERSON_SOURCES, golden_population, person_records
-from citylake.resolution import Model, Resolution, load_config, resolve, resolve_incremental
+from citylake.resolution import Model, load_config, resolve, resolve_incremental
 from citylake.settings import PROJECT_ROOT, Settings
 from citylake.timing import Phases
 
@@ -175,7 +175,8 @@ def resolve_library(spark: SparkSession, settings: Settings, library: str, recor
                                                 F.lit(None).cast("string").alias("masked_identifier"),
                                                 "probability")))
     if result.resolved_keys is not None:  # an incremental night: last night's review of the rest stands
-        review = review.unionByName(_review_kept(spark, settings, library, run_date, result))
+        present = _tonight(spark, settings, f"{library}_records", run_date).select("record_key")
+        review = review.unionByName(_review_kept(spark, settings, library, run_date, result.resolved_keys, present))
     _write_night(review, settings, "resolution_review", run_date, library)
     model_row = spark.createDataFrame([(json.dumps(result.model.to_dict(), sort_keys=True),)], "model string")
     _write_night(model_row, settings, "resolution_models", run_date, library)
@@ -186,16 +187,17 @@ def resolve_library(spark: SparkSession, settings: Settings, library: str, recor
     return _tonight(spark, settings, f"{library}_records", run_date)
 
 
-def _review_kept(spark: SparkSession, settings: Settings, library: str, run_date: str, result: Resolution
-                 ) -> DataFrame:
+def _review_kept(spark: SparkSession, settings: Settings, library: str, run_date: str, resolved_keys: DataFrame,
+                 present: DataFrame) -> DataFrame:
     """Last night's review rows about records tonight's incremental run left as they were (both
-    records still delivered, neither re-resolved)."""
+    records still delivered (``present``: tonight's record keys), neither re-resolved
+    (``resolved_keys``))."""
     last, _ = _night_table(spark, settings, "resolution_review", run_date, library)
     if last is None:
         return spark.createDataFrame([], "kind string, record_key string, other_key string, "
                                          "masked_identifier string, probability double")
-    redone = result.resolved_keys.select(F.col("record_key").alias("__key"))
-    present = result.records.select(F.col("record_key").alias("__key"))
+    redone = resolved_keys.select(F.col("record_key").alias("__key"))
+    present = present.select(F.col("record_key").alias("__key"))
 
     def standing(rows: DataFrame, column: str) -> DataFrame:  # the record delivered, not re-resolved
         return (rows.join(redone, F.col(column) == F.col("__key"), "left_anti")

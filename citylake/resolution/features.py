@@ -359,41 +359,45 @@ def missing_fields(config: ResolutionConfig, columns: list[str]) -> list[str]:
     return [field for field, spec in config.fields.items() if not _source(spec, field, set(columns))[1]]
 
 
-def deliver(records: DataFrame, config: ResolutionConfig, truth_column: str | None = None
-            ) -> tuple[DataFrame, DataFrame]:
-    """(records with a row id, checkpointed; the delivered values: row id, record key, truth key
-    when given, content hash and each field's source value, unnormalised).
-
-    The delivered values are what an incremental night diffs (record key and content hash) before
-    it normalises anything: :func:`normalise` then runs on the records that need it only."""
+def delivery(records: DataFrame, config: ResolutionConfig, truth_column: str | None = None) -> dict[str, Column]:
+    """The delivered values as columns over ``records`` (checked against its columns), by name:
+    the record key (KEY), the truth key (TRUTH) when given, a content hash of the fields (HASH) and
+    each field's source value, unnormalised (``__src_<field>``)."""
     columns = set(records.columns)
     missing_keys = [key for key in config.record_key if key not in columns]
     if missing_keys:
         raise ConfigError(f"{config.source}: record_key: the input has no column(s) {', '.join(missing_keys)}")
     if truth_column is not None and truth_column not in columns:
         raise ValueError(f"truth column {truth_column!r} is not in the input")
-    base = records.withColumn(RID, F.monotonically_increasing_id()).localCheckpoint()
-
     sources = {}
     for field, spec in config.fields.items():
         column, _ = _source(spec, field, columns)
         if spec.expr is not None:
             try:
-                base.select(column).schema
+                records.select(column).schema
             except Exception as error:  # noqa: BLE001 - parse and analysis errors alike
                 raise ConfigError(f"{config.source}: fields.{field}.expr: {spec.expr!r}: "
                                   f"{str(error).splitlines()[0]}") from None
         sources[field] = column
     content = F.sha2(F.to_json(F.struct(*[column.cast("string").alias(field) for field, column in sources.items()])),
                      256)
-    delivered = base.select(
-        RID,
-        F.concat_ws("|", *[F.coalesce(F.col(f"`{key}`").cast("string"), F.lit("")) for key in config.record_key]).alias(KEY),
-        *([F.col(f"`{truth_column}`").cast("string").alias(TRUTH)] if truth_column else []),
-        F.substring(content, 1, 32).alias(HASH),
-        *[column.alias(f"__src_{field}") for field, column in sources.items()],
-    )
-    return base, delivered
+    return {
+        KEY: F.concat_ws("|", *[F.coalesce(F.col(f"`{key}`").cast("string"), F.lit("")) for key in config.record_key]),
+        **({TRUTH: F.col(f"`{truth_column}`").cast("string")} if truth_column else {}),
+        HASH: F.substring(content, 1, 32),
+        **{f"__src_{field}": column for field, column in sources.items()},
+    }
+
+
+def deliver(records: DataFrame, config: ResolutionConfig, truth_column: str | None = None
+            ) -> tuple[DataFrame, DataFrame]:
+    """(records with a row id, checkpointed; the delivered values (:func:`delivery`) with the row id).
+
+    The delivered values are what an incremental night diffs (record key and content hash) before
+    it normalises anything: :func:`normalise` then runs on the records that need it only."""
+    columns = delivery(records, config, truth_column)
+    base = records.withColumn(RID, F.monotonically_increasing_id()).localCheckpoint()
+    return base, base.select(RID, *[column.alias(name) for name, column in columns.items()])
 
 
 def normalise(delivered: DataFrame, config: ResolutionConfig, hashed: set[str] = frozenset()

@@ -60,25 +60,34 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
         result.report["why_full"] = "last night's records carry no index (block keys, identifiers)"
         return result
     phases = Phases()
-    base, delivered = features.deliver(tonight, config, truth_column)
+    # one join of tonight's records with last night's, by record key (a deleted record has no row id)
+    delivery = features.delivery(tonight, config, truth_column)
     last = previous.select(F.col("record_key").alias(KEY), F.col(id_column).alias(PREVIOUS_ID),
                            *[F.col(name).alias(alias) for name, alias in PREVIOUS.items()])
-    keys = (delivered.select(RID, KEY, HASH).join(last.dropDuplicates([KEY]), KEY, "left")
-            .withColumn(DELTA, F.col(PREVIOUS["content_hash"]).isNull() | (F.col(PREVIOUS["content_hash"]) != F.col(HASH)))
-            .localCheckpoint())
-    deleted = last.join(keys.select(KEY), KEY, "left_anti").localCheckpoint()
+    night = (tonight.withColumns({KEY: delivery[KEY], HASH: delivery[HASH]})
+             .join(last.dropDuplicates([KEY]), KEY, "full_outer")
+             .withColumn(RID, F.when(F.col(HASH).isNotNull(), F.monotonically_increasing_id()))
+             .withColumn(DELTA, F.col(PREVIOUS["content_hash"]).isNull()
+                         | (F.col(PREVIOUS["content_hash"]) != F.col(HASH)))
+             .localCheckpoint())
+    present = night.where(F.col(RID).isNotNull())
+    base = present.select(*[F.col(f"`{name}`") for name in tonight.columns], RID)
+    delivered = present.select(RID, *[column.alias(name) for name, column in delivery.items()])
+    keys = present.select(RID, KEY, HASH, DELTA, PREVIOUS_ID, *PREVIOUS.values())
+    deleted = night.where(F.col(RID).isNull()).select(KEY, PREVIOUS_ID, *PREVIOUS.values())
     phases.done("diff")
 
     # the new and changed records' block keys and identifiers, from their features only
     delta = keys.where(F.col(DELTA))
     hashed = engine.hashed_features(config, engine.comparisons_of(config))
-    delta_features, _ = features.normalise(delivered.join(delta.select(RID), RID, "left_semi"), config, hashed)
+    delta_features, _ = features.normalise(delivered.join(F.broadcast(delta.select(RID)), RID, "left_semi"),
+                                           config, hashed)
     delta_index = delta_features.select(RID, blocking.uncapped_keys(config).alias(blocking.BLOCK_KEYS),
                                         identifier_keys(config).alias("__identifiers")).localCheckpoint()
     phases.done("new_and_changed")
 
     touched = _touched_ids(keys, deleted, delta, delta_index)
-    subset = (keys.join(touched.withColumn("__touched", F.lit(True)), PREVIOUS_ID, "left")
+    subset = (keys.join(F.broadcast(touched.withColumn("__touched", F.lit(True))), PREVIOUS_ID, "left")
               .where(F.col(DELTA) | F.col("__touched").isNotNull()).drop("__touched").localCheckpoint())
     phases.done("touched_clusters")
 
@@ -89,30 +98,31 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
                    .distinct())
     sizes = (tonight_blocks.join(F.broadcast(part_blocks), ["rule", "key"], "left_semi")
              .groupBy("rule", "key").count().localCheckpoint())
-    prepared = engine.prepare_delivered(base.join(subset.select(RID), RID, "left_semi"),
-                                        delivered.join(subset.select(RID), RID, "left_semi"), config, sizes)
+    part = F.broadcast(subset.select(RID))
+    prepared = engine.prepare_delivered(base.join(part, RID, "left_semi"), delivered.join(part, RID, "left_semi"),
+                                        config, sizes)
     prepared.facts["missing_fields"] = features.missing_fields(config, tonight.columns)
     phases.done("prepare_part")
 
     scored, scoring = engine.score(prepared, config, model)
     finished = engine.finish(prepared, config, model, scored)
     records = engine.records_out(prepared, finished["labels"], config)
-    previous_of_part = (previous.select("record_key", id_column)
-                        .join(touched.select(F.col(PREVIOUS_ID).alias(id_column)), id_column))
-    untouched_ids = (previous.select(id_column).distinct()
-                     .join(touched.select(F.col(PREVIOUS_ID).alias(id_column)), id_column, "left_anti"))
+    last_ids = night.select(F.col(KEY).alias("record_key"), F.col(PREVIOUS_ID).alias(id_column)).where(
+        F.col(id_column).isNotNull())
+    touched_ids = F.broadcast(touched.select(F.col(PREVIOUS_ID).alias(id_column)))
+    previous_of_part = last_ids.join(touched_ids, id_column, "left_semi")
+    untouched_ids = last_ids.select(id_column).distinct().join(touched_ids, id_column, "left_anti")
     records, history = engine.with_ids(records, previous_of_part, config, salt, reserved_ids=untouched_ids)
     phases.done("recluster")
 
     # every other record as it was last night
-    unchanged = keys.join(subset.select(RID), RID, "left_anti")
     reserved = set(engine.OUTPUT_COLUMNS) | {id_column}
-    kept = [F.col(f"`{name}`") for name in base.columns if name != RID and name not in reserved]
-    as_before = base.join(unchanged, RID).select(
+    kept = [F.col(f"`{name}`") for name in tonight.columns if name not in reserved]
+    as_before = present.join(part, RID, "left_anti").select(
         *kept, F.col(KEY).alias("record_key"), F.col(HASH).alias("content_hash"),
         *[F.col(alias).alias(name) for name, alias in PREVIOUS.items() if name != "content_hash"],
         F.col(PREVIOUS_ID).alias(id_column))
-    result = records.unionByName(as_before.select(*records.columns)).localCheckpoint()
+    result = records.unionByName(as_before.select(*records.columns))
     phases.done("untouched_and_union")
 
     counts = keys.agg(F.count(F.lit(1)).alias("records"), F.sum(F.col(DELTA).cast("int")).alias("delta"),

@@ -52,14 +52,15 @@ def _history(spark, rows):
 
 
 def test_history_opens_closes_and_keeps_versions(spark):
-    current = spark.createDataFrame([("a", "1"), ("b", "2")], "k string, v string")
+    current = spark.createDataFrame([("a", "1"), ("b", "2"), ("d", None)], "k string, v string")
     first = history(None, current, "k", ["v"], "2026-11-23")
     assert {(r.k, r.v, r.valid_from, r.is_current) for r in first.collect()} == {
-        ("a", "1", D("2026-11-23"), True), ("b", "2", D("2026-11-23"), True)}
-    tonight = spark.createDataFrame([("a", "1"), ("b", "3"), ("c", "4")], "k string, v string")
+        ("a", "1", D("2026-11-23"), True), ("b", "2", D("2026-11-23"), True), ("d", None, D("2026-11-23"), True)}
+    tonight = spark.createDataFrame([("a", "1"), ("b", "3"), ("c", "4"), ("d", None)], "k string, v string")
     second = {(r.k, r.v, r.valid_from, r.valid_to, r.is_current)
               for r in history(first, tonight, "k", ["v"], "2026-11-24").collect()}
     assert second == {("a", "1", D("2026-11-23"), None, True),
+                      ("d", None, D("2026-11-23"), None, True),  # a null compares equal to a null
                       ("b", "2", D("2026-11-23"), D("2026-11-24"), False),
                       ("b", "3", D("2026-11-24"), None, True),
                       ("c", "4", D("2026-11-24"), None, True)}
