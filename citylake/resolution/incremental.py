@@ -64,8 +64,8 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
     delivery = features.delivery(tonight, config, truth_column)
     last = previous.select(F.col("record_key").alias(KEY), F.col(id_column).alias(PREVIOUS_ID),
                            *[F.col(name).alias(alias) for name, alias in PREVIOUS.items()])
-    night = (tonight.withColumns({KEY: delivery[KEY], HASH: delivery[HASH]})
-             .join(last.dropDuplicates([KEY]), KEY, "full_outer")
+    night = (_join_by_key(tonight.withColumns({KEY: delivery[KEY], HASH: delivery[HASH]}), last.dropDuplicates([KEY]),
+                          config)
              .withColumn(RID, F.when(F.col(HASH).isNotNull(), F.monotonically_increasing_id()))
              .withColumn(DELTA, F.col(PREVIOUS["content_hash"]).isNull()
                          | (F.col(PREVIOUS["content_hash"]) != F.col(HASH)))
@@ -145,6 +145,19 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
             result.select("cluster", F.col(f"`{truth_column}`").cast("string").alias("truth")), "cluster", "truth")
     return engine.Resolution(result, finished["links"], finished["review"], prepared.conflicts, history,
                              model, report, resolved_keys=subset.select(F.col(KEY).alias("record_key")))
+
+
+def _join_by_key(tonight: DataFrame, last: DataFrame, config: ResolutionConfig) -> DataFrame:
+    """Tonight's records full-outer-joined with last night's by record key (KEY). On a record key of
+    one string column, the join is on that column, so records already partitioned by it (one row
+    per record key, as :func:`citylake.base.latest_per_record` leaves them) are not shuffled again;
+    a null key then matches nothing (a new record)."""
+    (column, kind), = [(name, kind) for name, kind in tonight.dtypes if name == config.record_key[0]]
+    if len(config.record_key) > 1 or kind != "string":
+        return tonight.join(last, KEY, "full_outer")
+    last = last.withColumnRenamed(KEY, "__last_key")
+    return (tonight.join(last, F.col(f"`{column}`") == F.col("__last_key"), "full_outer")
+            .withColumn(KEY, F.coalesce(F.col(KEY), F.col("__last_key"))).drop("__last_key"))
 
 
 def _touched_ids(keys: DataFrame, deleted: DataFrame, delta: DataFrame, delta_index: DataFrame) -> DataFrame:
