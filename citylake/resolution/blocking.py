@@ -48,6 +48,14 @@ def block_sizes(keys: DataFrame) -> DataFrame:
     return entries(keys).groupBy("rule", "key").count()
 
 
+def parts(size: Column, config: ResolutionConfig) -> Column:
+    """How a block of ``size`` records is cut by the cap: 1 (whole), n sub-blocks (``split``), or 0
+    (``drop``). Two nights cut a block alike when this is equal."""
+    cap = config.blocking.max_block_size
+    cut = F.ceil(size / F.lit(cap)) if config.blocking.oversized == "split" else F.lit(0)
+    return F.when(size > cap, cut).otherwise(F.lit(1))
+
+
 def _key_expression(index: int, keys: list[str], when: str | None) -> Column:
     parts = [F.expr(key) for key in keys]
     present = reduce(lambda a, b: a & b, [part.isNotNull() for part in parts])

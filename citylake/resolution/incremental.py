@@ -4,16 +4,20 @@ Given last night's resolved records (as :func:`citylake.resolution.resolve` writ
 key, content hash, cluster, the id column, and the index: each record's block keys and valid
 identifiers), tonight's records and last night's model:
 
-1. the diff: only tonight's record keys and content hashes are computed for every record (no
-   normalising), and joined to last night's; a record is new or changed when its (record key,
-   content hash) was not there last night; a record key gone tonight is deleted;
+1. the diff: tonight's records, with their record key and content hash (nothing normalised), are
+   joined once to last night's records by record key (full outer, checkpointed; on a one-column
+   string key, without shuffling tonight's records again); a record is new or changed when its
+   (record key, content hash) was not there last night, a record key gone tonight is deleted, and
+   every later step reads this one join;
 2. the new and changed records are normalised and keyed for blocking;
 3. the clusters they touch are found in last night's index, without normalising anything else:
    the clusters of their previous versions and of the deleted records, of the records sharing a
-   block key with them (before the cap: every record they could be compared with) and of the
-   records sharing a valid identifier with them or with a deleted record; then, until nothing is
-   added, the clusters of records sharing an identifier with a touched cluster's records (so every
-   anchor, and every conflict check, sees all of its records);
+   block key with them (before the cap: every record they could be compared with), of the
+   records in a block a record left when the cap now cuts it differently (into other sub-blocks,
+   or no longer dropped), and of the records sharing a valid identifier with them or with a
+   deleted record; then, until nothing is added, the clusters of records sharing an identifier
+   with a touched cluster's records (so every anchor, and every conflict check, sees all of its
+   records);
 4. the touched clusters' records and the new and changed ones, only those, are normalised,
    anchored, checked for conflicts and keyed (oversized blocks capped by tonight's block sizes, as a
    full run would), scored among themselves with last night's model (no EM) and re-clustered;
@@ -21,9 +25,10 @@ identifiers), tonight's records and last night's model:
    history), new ids never take an id in use elsewhere; every other record keeps last night's
    cluster, id, flags and index.
 
-So a night's work is a narrow diff of every record, plus resolving the part it touches. Review
-pairs and conflicts are those of the re-resolved part (``Resolution.resolved_keys``); a caller
-keeps last night's for the rest.
+So a night's work is one join of every record with last night's, plus resolving the part it
+touches. Review pairs and conflicts are those of the re-resolved part
+(``Resolution.resolved_keys``); a caller keeps last night's for the rest. The resolved records
+are returned unmaterialised: the caller's write computes them once.
 
 When last night's records carry no index (written before it existed), the night is resolved in
 full, with ids carried over.
@@ -64,15 +69,17 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
     delivery = features.delivery(tonight, config, truth_column)
     last = previous.select(F.col("record_key").alias(KEY), F.col(id_column).alias(PREVIOUS_ID),
                            *[F.col(name).alias(alias) for name, alias in PREVIOUS.items()])
-    night = (_join_by_key(tonight.withColumns({KEY: delivery[KEY], HASH: delivery[HASH]}), last.dropDuplicates([KEY]),
-                          config)
+    if not last.groupBy(KEY).count().where(F.col("count") > 1).isEmpty():  # a narrow check before a wide sort
+        last = last.dropDuplicates([KEY])
+    night = (_join_by_key(tonight.withColumns({KEY: delivery[KEY], HASH: delivery[HASH]}), last, config)
              .withColumn(RID, F.when(F.col(HASH).isNotNull(), F.monotonically_increasing_id()))
              .withColumn(DELTA, F.col(PREVIOUS["content_hash"]).isNull()
                          | (F.col(PREVIOUS["content_hash"]) != F.col(HASH)))
              .localCheckpoint())
     present = night.where(F.col(RID).isNotNull())
     base = present.select(*[F.col(f"`{name}`") for name in tonight.columns], RID)
-    delivered = present.select(RID, *[column.alias(name) for name, column in delivery.items()])
+    delivered = present.select(RID, *[(F.col(name) if name in (KEY, HASH) else column).alias(name)
+                                      for name, column in delivery.items()])
     keys = present.select(RID, KEY, HASH, DELTA, PREVIOUS_ID, *PREVIOUS.values())
     deleted = night.where(F.col(RID).isNull()).select(KEY, PREVIOUS_ID, *PREVIOUS.values())
     phases.done("diff")
@@ -86,7 +93,7 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
                                         identifier_keys(config).alias("__identifiers")).localCheckpoint()
     phases.done("new_and_changed")
 
-    touched = _touched_ids(keys, deleted, delta, delta_index)
+    touched = _touched_ids(keys, deleted, delta, delta_index, config)
     subset = (keys.join(F.broadcast(touched.withColumn("__touched", F.lit(True))), PREVIOUS_ID, "left")
               .where(F.col(DELTA) | F.col("__touched").isNotNull()).drop("__touched").localCheckpoint())
     phases.done("touched_clusters")
@@ -123,7 +130,6 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
         *[F.col(alias).alias(name) for name, alias in PREVIOUS.items() if name != "content_hash"],
         F.col(PREVIOUS_ID).alias(id_column))
     result = records.unionByName(as_before.select(*records.columns))
-    phases.done("untouched_and_union")
 
     counts = keys.agg(F.count(F.lit(1)).alias("records"), F.sum(F.col(DELTA).cast("int")).alias("delta"),
                       F.sum(F.col(PREVIOUS["content_hash"]).isNull().cast("int")).alias("new")).first()
@@ -152,19 +158,36 @@ def _join_by_key(tonight: DataFrame, last: DataFrame, config: ResolutionConfig) 
     one string column, the join is on that column, so records already partitioned by it (one row
     per record key, as :func:`citylake.base.latest_per_record` leaves them) are not shuffled again;
     a null key then matches nothing (a new record)."""
-    (column, kind), = [(name, kind) for name, kind in tonight.dtypes if name == config.record_key[0]]
-    if len(config.record_key) > 1 or kind != "string":
+    column = config.record_key[0]
+    if len(config.record_key) > 1 or dict(tonight.dtypes)[column] != "string":
         return tonight.join(last, KEY, "full_outer")
     last = last.withColumnRenamed(KEY, "__last_key")
     return (tonight.join(last, F.col(f"`{column}`") == F.col("__last_key"), "full_outer")
             .withColumn(KEY, F.coalesce(F.col(KEY), F.col("__last_key"))).drop("__last_key"))
 
 
-def _touched_ids(keys: DataFrame, deleted: DataFrame, delta: DataFrame, delta_index: DataFrame) -> DataFrame:
+def _touched_ids(keys: DataFrame, deleted: DataFrame, delta: DataFrame, delta_index: DataFrame,
+                 config: ResolutionConfig) -> DataFrame:
     """Last night's ids (clusters) that tonight's new, changed and deleted records touch (step 3 of
     the module doc), checkpointed."""
     unchanged = keys.where(~F.col(DELTA))
     blocks = blocking.entries(delta_index).distinct()
+    # a block only left (by a deleted record, or a changed one's old version) changes no other
+    # cluster, unless the cap now cuts it differently (split into other sub-blocks, or no longer
+    # dropped): then its every record is compared anew
+    last_night = keys.where(F.col(PREVIOUS_ID).isNotNull()).select(PREVIOUS["block_keys"]).unionByName(
+        deleted.select(PREVIOUS["block_keys"]))
+    left = (blocking.entries(keys.where(F.col(DELTA)), PREVIOUS["block_keys"])
+            .unionByName(blocking.entries(deleted, PREVIOUS["block_keys"])).distinct()
+            .join(blocks, ["rule", "key"], "left_anti").localCheckpoint())
+    sizes = [blocking.entries(frame, PREVIOUS["block_keys"]).join(F.broadcast(left), ["rule", "key"], "left_semi")
+             .groupBy("rule", "key").agg(F.count(F.lit(1)).alias(name))
+             for frame, name in ((last_night, "__before"), (unchanged, "__after"))]
+    recut = (sizes[0].join(sizes[1], ["rule", "key"], "left")
+             .where(blocking.parts(F.col("__before"), config)
+                    != blocking.parts(F.coalesce(F.col("__after"), F.lit(0)), config))
+             .select("rule", "key"))
+    blocks = blocks.unionByName(recut)
     by_block = (blocking.entries(unchanged, PREVIOUS["block_keys"], PREVIOUS_ID)
                 .join(F.broadcast(blocks), ["rule", "key"], "left_semi").select(PREVIOUS_ID))
     identifiers = (delta_index.select(F.explode("__identifiers").alias("identifier"))

@@ -88,3 +88,19 @@ def test_a_night_after_records_without_the_index_is_resolved_in_full(spark, pers
     assert result.report["mode"] == "full" and result.resolved_keys is None
     ids = {row.record_key: row.person_id for row in result.records.collect()}
     assert ids["hr-c"] == {row.record_key: row.person_id for row in first.records.collect()}["hr-c"]
+
+
+def test_a_record_leaving_a_dropped_block_lets_the_rest_be_compared(spark, person_config, person_model):
+    # three copies of one unidentified person: with a cap of 2, every block they share is dropped
+    # on night one; night two deletes one, the blocks fit under the cap, and the two left link
+    config = person_config.model_copy(update={"blocking": person_config.blocking.model_copy(
+        update={"max_block_size": 2, "oversized": "drop"})})
+    copies = [(key, None, "欧阳明", "1985-05-05", "1", "420302", "文化路5号") for key in ("bc-x", "mr-x", "si-x")]
+    first = resolve(spark.createDataFrame(copies, PERSON_COLUMNS), config, model=person_model, salt="n1")
+    assert len({row.person_id for row in first.records.collect()}) == 3
+    tonight = spark.createDataFrame(copies[:2], PERSON_COLUMNS)
+    incremental = resolve_incremental(first.records.localCheckpoint(), tonight, config, person_model, salt="n2")
+    full = resolve(tonight, config, model=person_model, salt="n2",
+                   previous_ids=first.records.select("record_key", "person_id"))
+    assert len({row.person_id for row in full.records.collect()}) == 1
+    assert _resolved(incremental) == _resolved(full)
