@@ -166,6 +166,7 @@ def resolve_library(spark: SparkSession, settings: Settings, library: str, recor
     (folder / f"{library}.json").write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str))
 
     _write_night(result.records, settings, f"{library}_records", run_date)
+    written = _tonight(spark, settings, f"{library}_records", run_date)
     _write_night(result.history, settings, f"{library}_id_history", run_date)
     review = (result.conflicts.select(F.lit("identifier_conflict").alias("kind"), "record_key",
                                       F.col("representative_key").alias("other_key"), "masked_identifier",
@@ -175,8 +176,8 @@ def resolve_library(spark: SparkSession, settings: Settings, library: str, recor
                                                 F.lit(None).cast("string").alias("masked_identifier"),
                                                 "probability")))
     if result.resolved_keys is not None:  # an incremental night: last night's review of the rest stands
-        present = _tonight(spark, settings, f"{library}_records", run_date).select("record_key")
-        review = review.unionByName(_review_kept(spark, settings, library, run_date, result.resolved_keys, present))
+        review = review.unionByName(_review_kept(spark, settings, library, run_date, result.resolved_keys,
+                                                 written.select("record_key")))
     _write_night(review, settings, "resolution_review", run_date, library)
     model_row = spark.createDataFrame([(json.dumps(result.model.to_dict(), sort_keys=True),)], "model string")
     _write_night(model_row, settings, "resolution_models", run_date, library)
@@ -184,7 +185,7 @@ def resolve_library(spark: SparkSession, settings: Settings, library: str, recor
     log.info("%s: %s resolution of %d records into %d clusters (%s conflicts, %s review pairs)", library,
              report["mode"], report.get("records", 0), report.get("clusters", 0), report.get("conflicts"),
              report.get("review_pairs"))
-    return _tonight(spark, settings, f"{library}_records", run_date)
+    return written
 
 
 def _review_kept(spark: SparkSession, settings: Settings, library: str, run_date: str, resolved_keys: DataFrame,

@@ -95,9 +95,8 @@ def with_block_keys(features: DataFrame, config: ResolutionConfig, sizes: DataFr
         if blocking.oversized == "drop":
             capped = F.when(F.col("__block_size").isNull(), F.col(column))
         else:
-            parts = F.ceil(F.col("__block_size") / F.lit(cap))
             capped = F.when(F.col("__block_size").isNull(), F.col(column)).otherwise(
-                F.xxhash64(F.col(column), F.pmod(F.xxhash64(F.col(KEY)), parts)))
+                F.xxhash64(F.col(column), F.pmod(F.xxhash64(F.col(KEY)), parts(F.col("__block_size"), config))))
         keyed = keyed.withColumn(column, capped).drop("__oversized_key", "__block_size")
     sizes.unpersist()
     report = []
