@@ -95,8 +95,10 @@ for library in ("population", "legal_entity"):
     out["resolution"][library] = {name: done.get(name) for name in (
         "mode", "records", "new_records", "changed_records", "deleted_records", "touched_clusters",
         "records_reclustered", "seconds")}
-out["phases"] = {library: json.loads((settings.reports_dir / night / "build" / f"{library}.json").read_text())["seconds"]
-                 for library in ("population", "legal_entity", "credit")}
+built = {library: json.loads((settings.reports_dir / night / "build" / f"{library}.json").read_text())
+         for library in ("population", "legal_entity", "credit")}
+out["phases"] = {library: report["seconds"] for library, report in built.items()}
+out["golden"] = {library: report.get("golden") for library, report in built.items() if "golden" in report}
 truth = truth_tables.lake_truth(spark, settings.truth_dir, [night])
 
 def resolved(library):

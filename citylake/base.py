@@ -24,7 +24,7 @@ functions; jobs/build_base.py does the reading, resolving and writing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import reduce
 
@@ -103,6 +103,44 @@ def survivors(records: DataFrame, key: str, picks: list[Pick], facts: tuple[Colu
                                                       F.col(f"__pick_{pick.value}.record").alias(f"{pick.value}_record"))]
     return grouped.select(key, *values, *[name for name in grouped.columns if name != key
                                           and not name.startswith("__pick_")])
+
+
+def changed_keys(previous: DataFrame, current: DataFrame, key: str, inputs: list[str]) -> DataFrame:
+    """The keys (person_id, entity_id) whose golden record may not be last night's: both nights'
+    key of every record that is new, gone, or not as it was in its key or in any of ``inputs``
+    (what the golden record is made of) or in its night's place among the records' nights (a
+    record delivered on a later night than another may win "the latest source"). Every other key's
+    records are tonight what they were last night, so is its golden record (:func:`refreshed`).
+
+    ``previous``/``current``: last night's and tonight's resolution records (record_key, key,
+    ``inputs``, _batch_id)."""
+    def side(records: DataFrame, name: str) -> DataFrame:
+        nights = sorted(row[0] for row in records.select(night_of(F.col("_batch_id"))).distinct().collect()
+                        if row[0] is not None)
+        place = F.create_map(*[F.lit(value) for rank, night in enumerate(nights)
+                               for value in (night.isoformat(), rank)]) if nights else F.create_map()
+        made_of = F.struct(*[F.col(c) for c in inputs],
+                           place[F.date_format(night_of(F.col("_batch_id")), "yyyy-MM-dd")].alias("__night_place"))
+        return records.select("record_key", F.col(key).alias(f"__{name}"),
+                              F.xxhash64(F.to_json(made_of)).alias(f"__{name}_inputs"))
+
+    joined = side(previous, "was").join(side(current, "now"), "record_key", "full_outer")
+    same = (F.col("__was").eqNullSafe(F.col("__now")) & F.col("__was_inputs").eqNullSafe(F.col("__now_inputs"))
+            & F.col("__was_inputs").isNotNull() & F.col("__now_inputs").isNotNull())
+    changed = joined.where(~same)
+    return (changed.select(F.col("__was").alias(key)).unionByName(changed.select(F.col("__now").alias(key)))
+            .where(F.col(key).isNotNull()).distinct())
+
+
+def refreshed(previous: DataFrame, records: DataFrame, key: str, changed: DataFrame,
+              build: Callable[[DataFrame], DataFrame]) -> DataFrame:
+    """Tonight's golden records from last night's (``previous``: at least the columns ``build``
+    gives): those of the ``changed`` keys (:func:`changed_keys`) built again by ``build`` from their
+    records, every other one as it was.
+    Equal to ``build(records)`` when ``build`` reads no more than the inputs changed_keys compared
+    (and ranks records by them and the record key only)."""
+    built = build(records.join(changed, key, "left_semi"))
+    return previous.join(changed, key, "left_anti").select(*built.columns).unionByName(built)
 
 
 def priority(source: Column, ranking: list[str]) -> Column:

@@ -72,14 +72,21 @@ def credit_records(standards: dict[str, DataFrame]) -> DataFrame:
 
 def link(records: DataFrame, person_links: DataFrame, entity_links: DataFrame, population: DataFrame,
          legal_entity: DataFrame) -> tuple[DataFrame, DataFrame]:
-    """(linked credit records, unlinked ones with ``reason``).
+    """(linked credit records, unlinked ones with ``reason``): :func:`linkage`, split."""
+    return split(linkage(records, person_links, entity_links, population, legal_entity))
+
+
+def linkage(records: DataFrame, person_links: DataFrame, entity_links: DataFrame, population: DataFrame,
+            legal_entity: DataFrame) -> DataFrame:
+    """Every credit record with its person_id or entity_id and, when it links to neither, the
+    ``reason`` (null when linked).
 
     ``person_links``/``entity_links``: the resolution records (record_key -> person_id /
     entity_id); ``population``/``legal_entity``: the golden libraries (who counts as known)."""
-    people = person_links.select("record_key", "person_id").join(
-        population.select("person_id").distinct(), "person_id")
-    entities = entity_links.select("record_key", "entity_id").join(
-        legal_entity.select("entity_id").distinct(), "entity_id")
+    people = person_links.select("record_key", "person_id").join(population.select("person_id"), "person_id",
+                                                                   "left_semi")
+    entities = entity_links.select("record_key", "entity_id").join(legal_entity.select("entity_id"), "entity_id",
+                                                                   "left_semi")
     joined = records.join(people, "record_key", "left").join(entities, "record_key", "left")
     person = F.col("party_kind") == "person"
     entity = F.col("party_kind") == "entity"
@@ -90,10 +97,13 @@ def link(records: DataFrame, person_links: DataFrame, entity_links: DataFrame, p
     reason = (F.when(F.col("party_kind").isNull(), F.lit("party_category_unknown"))
               .when(person & F.col("person_id").isNull(), F.lit("person_not_in_population"))
               .when(entity & F.col("entity_id").isNull(), F.lit("entity_not_in_legal_entity")))
-    flagged = joined.withColumn("reason", reason)
-    linked = flagged.where(F.col("reason").isNull()).select(*LINKED_COLUMNS)
-    unlinked = flagged.where(F.col("reason").isNotNull()).select(*LINKED_COLUMNS, "reason")
-    return linked, unlinked
+    return joined.select(*LINKED_COLUMNS, reason.alias("reason"))
+
+
+def split(flagged: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """:func:`linkage`'s records as (linked ones, unlinked ones with ``reason``)."""
+    return (flagged.where(F.col("reason").isNull()).select(*LINKED_COLUMNS),
+            flagged.where(F.col("reason").isNotNull()))
 
 
 def _latest_rating(credit: DataFrame) -> DataFrame:

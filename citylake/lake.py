@@ -28,12 +28,14 @@ them).
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
 from typing import Callable, TypeVar
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql.types import (
     DoubleType,
     IntegerType,
@@ -179,16 +181,31 @@ def replace_where(frame: DataFrame, table_path: str, predicate: str) -> None:
     )
 
 
-def overwrite(frame: DataFrame, table_path: str) -> None:
-    with_commit_retry(
-        lambda: frame.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
-        .save(table_path),
-        table_path,
-    )
+def overwrite(frame: DataFrame, table_path: str, tag: dict[str, str] | None = None) -> None:
+    """Replaces the table; ``tag`` goes into the commit (its userMetadata), for :func:`tagged_version`."""
+    def write() -> None:
+        writer = frame.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
+        if tag is not None:
+            writer = writer.option("userMetadata", json.dumps(tag, sort_keys=True))
+        writer.save(table_path)
+
+    with_commit_retry(write, table_path)
 
 
-def read(spark: SparkSession, table_path: str) -> DataFrame:
-    return spark.read.format("delta").load(table_path)
+def tagged_version(spark: SparkSession, table_path: str, tag: dict[str, str]) -> int | None:
+    """The latest version of the table whose commit :func:`overwrite` tagged ``tag``, or None."""
+    from delta.tables import DeltaTable
+
+    if not exists(spark, table_path):
+        return None
+    commits = DeltaTable.forPath(spark, table_path).history().where(
+        F.col("userMetadata") == json.dumps(tag, sort_keys=True))
+    return commits.agg(F.max("version")).first()[0]
+
+
+def read(spark: SparkSession, table_path: str, version: int | None = None) -> DataFrame:
+    reader = spark.read.format("delta")
+    return (reader if version is None else reader.option("versionAsOf", version)).load(table_path)
 
 
 def sql_literal(value: str) -> str:
@@ -203,8 +220,6 @@ def quarantine_id(batch: str, stage: str, line_number: int) -> str:
 
 
 def quarantine_id_col(batch, stage, line_number):
-    from pyspark.sql import functions as F
-
     return F.substring(F.sha1(F.concat_ws("|", batch, stage, line_number.cast("string"))), 1, 16)
 
 
@@ -216,8 +231,6 @@ RUN_COLUMNS = frozenset({"run_id", "_ingested_at", "quarantined_at", "recorded_a
 def content_hash(frame: DataFrame) -> str:
     """An order-independent fingerprint of a table's content ("rows:sum"), leaving out RUN_COLUMNS:
     equal for two tables that hold the same rows, in any order and any column order."""
-    from pyspark.sql import functions as F
-
     columns = sorted(c for c in frame.columns if c not in RUN_COLUMNS)
     row = F.xxhash64(F.to_json(F.struct(*[F.col(f"`{c}`") for c in columns])))
     result = frame.agg(F.count(F.lit(1)).alias("rows"),

@@ -8,11 +8,14 @@ survivorship:
   identity_number   a valid one of the person's records (household registration first)
   name, sex, birth_date, ethnicity
                     household registration wins, then death, birth, marriage and social-insurance
-                    records, the latest delivery first within a source
+                    records, the latest record first within a source (by the date it records:
+                    the death, the certificate's issue, the registration, the enrolment, the
+                    decision; then the record key)
   address, division_code
                     the latest source: the record delivered on the latest night (household
-                    registration first on a tie)
-  death_date        from the death certificates (health); null while alive
+                    registration first on a tie, then the latest record)
+  death_date        from the death certificates (health), the latest death recorded; null while
+                    alive
 with provenance: for each value the record_key it came from, the sources behind the person and
 how many records. Persons known only from credit records (a debtor, a penalised individual) get a
 person_id but no golden record: the credit library quarantines their records.
@@ -30,7 +33,7 @@ NATURAL_PERSON = "自然人"
 RECORD_SCHEMA = {
     "identity_number": "string", "name": "string", "sex": "string", "birth_date": "string",
     "division_code": "string", "address": "string", "ethnicity": "string", "death_date": "date",
-    "role": "string", "insured_person_number": "string",
+    "role": "string", "insured_person_number": "string", "recorded_on": "date",
 }
 # The population library's own sources (contract library: population), in survivorship order.
 POPULATION_SOURCES = ["household_registration", "death_certificates", "birth_certificates",
@@ -40,6 +43,9 @@ CREDIT_PERSON_SOURCES = ["administrative_licences", "administrative_penalties", 
 PERSON_SOURCES = POPULATION_SOURCES + CREDIT_PERSON_SOURCES
 GOLDEN_FIELDS = ["identity_number", "name", "sex", "birth_date", "ethnicity", "address", "division_code",
                  "death_date"]
+# what a person's golden record is made of, per record (besides its record_key, person_id and its
+# source's night, see citylake.base.refreshed)
+GOLDEN_INPUTS = ["source", *GOLDEN_FIELDS, "recorded_on", "resolved_by", "review_reason"]
 
 
 def _date(column: str) -> F.Column:
@@ -49,14 +55,15 @@ def _date(column: str) -> F.Column:
 def _marriage(standard: DataFrame, spouse: str, sex: str) -> DataFrame:
     return as_records(standard, "marriage_registrations", ["registration_certificate"], {
         "identity_number": f"{spouse}_identity_number", "name": f"{spouse}_name", "sex": F.lit(sex),
-        "birth_date": _date(f"{spouse}_birth_date"), "role": F.lit(spouse),
+        "birth_date": _date(f"{spouse}_birth_date"), "role": F.lit(spouse), "recorded_on": "registration_date",
     }, RECORD_SCHEMA, role=spouse)
 
 
-def _credit_party(standard: DataFrame, source: str, keys: list[str], category: str, number: str) -> DataFrame:
+def _credit_party(standard: DataFrame, source: str, keys: list[str], category: str, number: str,
+                  recorded_on: str) -> DataFrame:
     return as_records(standard, source, keys, {
         "identity_number": number, "name": "party_name", "sex": "sex" if "sex" in standard.columns else None,
-        "role": F.lit("credit_party"),
+        "role": F.lit("credit_party"), "recorded_on": recorded_on,
     }, RECORD_SCHEMA, where=F.col(category) == NATURAL_PERSON)
 
 
@@ -71,23 +78,24 @@ def person_records(standards: dict[str, DataFrame]) -> DataFrame:
         "death_certificates": lambda s: [as_records(s, "death_certificates", ["certificate_number"], {
             "identity_number": "identity_number", "name": "name", "sex": "sex",
             "birth_date": _date("birth_date"), "division_code": "division_code", "address": "address",
-            "death_date": "death_date", "role": F.lit("deceased"),
+            "death_date": "death_date", "role": F.lit("deceased"), "recorded_on": "death_date",
         }, RECORD_SCHEMA)],
         "birth_certificates": lambda s: [as_records(s, "birth_certificates", ["certificate_number"], {
             "name": "name", "sex": "sex", "birth_date": _date("birth_date"),
             "division_code": "division_code", "role": F.lit("newborn"),
+            "recorded_on": F.coalesce(F.col("issued_date"), F.col("birth_date")),
         }, RECORD_SCHEMA)],
         "marriage_registrations": lambda s: [_marriage(s, "husband", "1"), _marriage(s, "wife", "2")],
         "social_insurance_enrolment": lambda s: [as_records(
             s, "social_insurance_enrolment", ["insured_person_number", "insurance_type"],
             {"identity_number": "identity_number", "name": "name", "role": F.lit("insured"),
-             "insured_person_number": "insured_person_number"}, RECORD_SCHEMA)],
+             "insured_person_number": "insured_person_number", "recorded_on": "enrolled_date"}, RECORD_SCHEMA)],
         "administrative_licences": lambda s: [_credit_party(
-            s, "administrative_licences", ["decision_document_number"], "party_category", "identity_number")],
+            s, "administrative_licences", ["decision_document_number"], "party_category", "identity_number", "decision_date")],
         "administrative_penalties": lambda s: [_credit_party(
-            s, "administrative_penalties", ["decision_document_number"], "party_category", "identity_number")],
+            s, "administrative_penalties", ["decision_document_number"], "party_category", "identity_number", "decision_date")],
         "dishonest_debtors": lambda s: [_credit_party(
-            s, "dishonest_debtors", ["case_number", "party_name"], "party_type", "party_id")],
+            s, "dishonest_debtors", ["case_number", "party_name"], "party_type", "party_id", "published_date")],
     }
     frames = [frame for source, standard in standards.items() if source in builders
               for frame in builders[source](standard)]
@@ -114,16 +122,17 @@ def with_identity_facts(records: DataFrame) -> DataFrame:
 def golden_population(resolved: DataFrame) -> DataFrame:
     """One row per person_id whose records include a population source's (see the module doc).
 
-    ``resolved``: :func:`person_records` with the engine's person_id and resolved_by."""
+    ``resolved``: :func:`person_records` with the engine's person_id and resolved_by. Reads only
+    GOLDEN_INPUTS (and the key), so a person whose records' inputs are as they were keeps last
+    night's golden record (:func:`citylake.base.refreshed`)."""
     records = resolved.where(F.col("person_id").isNotNull())
     by_source = -priority(F.col("source"), POPULATION_SOURCES)  # greatest first: household registration
-    latest = (F.col("_batch_id"), F.col("_line_number"))
-    attribute = (by_source, *latest)
-    recent = (night_of(F.col("_batch_id")), by_source, F.col("_line_number"))
+    attribute = (by_source, F.col("recorded_on"))
+    recent = (night_of(F.col("_batch_id")), by_source, F.col("recorded_on"))
     picks = [Pick("identity_number", attribute, where=F.col("resolved_by") == "identity_number"),
              *[Pick(field, attribute) for field in ("name", "sex", "birth_date", "ethnicity")],
              *[Pick(field, recent) for field in ("address", "division_code")],
-             Pick("death_date", latest, where=F.col("source") == "death_certificates")]
+             Pick("death_date", (F.col("recorded_on"),), where=F.col("source") == "death_certificates")]
     facts = (
         F.count(F.lit(1)).alias("source_records"),
         F.array_sort(F.collect_set("source")).alias("sources"),

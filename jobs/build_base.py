@@ -23,7 +23,10 @@ history). Written, per night so a rerun replaces its own night:
                                 did not resolve again)
   base/resolution_models        the fitted model, reused by the next night's incremental run
 and, after the gate expectations/base.<library>.json passes, the golden records base/<library>
-and their SCD type 2 history base/<library>_history. The resolution's report (counts, timings,
+and their SCD type 2 history base/<library>_history. On an incremental night only the golden
+records of persons (entities) whose records changed are built again (new, gone, moved to another
+id, or different in what survivorship reads); every other one is last night's, read from the
+commit that night tagged (citylake/base.py: changed_keys, refreshed). The resolution's report (counts, timings,
 model; no personal data) goes to reports/<date>/resolution/<library>.json, the seconds of each
 phase of the build (sources, resolve, golden, gate, writes, history) to reports/<date>/build/.
 
@@ -41,13 +44,16 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from citylake import base, contracts, credit, job, lake, quality
-from citylake.legal_entity import ENTITY_SOURCES, entity_records, golden_legal_entity
+from citylake import legal_entity, population
+from citylake.legal_entity import ENTITY_SOURCES, entity_records, entity_survivors, with_representative
 from citylake.metrics import freshness_check
 from citylake.population import PERSON_SOURCES, golden_population, person_records
 from citylake.resolution import Model, load_config, resolve, resolve_incremental
@@ -68,6 +74,10 @@ TRACKED = {
                      "registered_address", "division_code", "status"],
 }
 KEYS = {"population": "person_id", "legal_entity": "entity_id"}
+GOLDEN_INPUTS = {"population": population.GOLDEN_INPUTS, "legal_entity": legal_entity.GOLDEN_INPUTS}
+# Change it with the survivorship rules (citylake/population.py, citylake/legal_entity.py): the
+# next night then builds every golden record again instead of keeping last night's.
+SURVIVORSHIP_RULES = "2026-12-02"
 CREDIT_STAGE = "credit_linkage"
 
 
@@ -143,10 +153,19 @@ def _write_night(frame: DataFrame, settings: Settings, name: str, run_date: str,
     lake.replace_where(frame, lake.path(settings, lake.BASE, name), predicate)
 
 
+@dataclass
+class Resolved:
+    """Tonight's resolved records as written; last night's (None on a full night) and its night."""
+
+    records: DataFrame
+    previous: DataFrame | None
+    previous_night: str | None
+
+
 def resolve_library(spark: SparkSession, settings: Settings, library: str, records: DataFrame, run_date: str,
-                    mode: str, phases: Phases) -> DataFrame:
+                    mode: str, phases: Phases) -> Resolved:
     """Resolves tonight's records (full or incremental), writes the per-night tables, returns the
-    resolved records as written."""
+    resolved records as written (and, on an incremental night, last night's)."""
     config = load_config(PROJECT_ROOT / "resolution" / CONFIGS[library])
     previous, previous_night = _night_table(spark, settings, f"{library}_records", run_date)
     models, _ = _night_table(spark, settings, "resolution_models", run_date, library)
@@ -185,7 +204,37 @@ def resolve_library(spark: SparkSession, settings: Settings, library: str, recor
     log.info("%s: %s resolution of %d records into %d clusters (%s conflicts, %s review pairs)", library,
              report["mode"], report.get("records", 0), report.get("clusters", 0), report.get("conflicts"),
              report.get("review_pairs"))
-    return written
+    if not incremental:
+        return Resolved(written, None, None)
+    return Resolved(written, previous.drop("night"), previous_night)
+
+
+def golden_records(spark: SparkSession, settings: Settings, library: str, resolved: Resolved,
+                   build: Callable[[DataFrame], DataFrame]) -> tuple[DataFrame, dict]:
+    """Tonight's golden records (``build`` over the resolved records), checkpointed, and how they
+    were made. On an incremental night, last night's golden records (the library's commit tagged
+    with that night and these survivorship rules) are kept for every person (entity) whose
+    records are as they were (:func:`citylake.base.changed_keys`), and only the rest is built;
+    otherwise, or when last night's version cannot be read (vacuumed), all are built."""
+    key = KEYS[library]
+    path = lake.path(settings, lake.BASE, library)
+    version = None if resolved.previous is None else lake.tagged_version(
+        spark, path, _golden_tag(resolved.previous_night))
+    if version is not None:
+        try:
+            changed = base.changed_keys(resolved.previous, resolved.records, key, GOLDEN_INPUTS[library]
+                                        ).localCheckpoint()
+            golden = base.refreshed(lake.read(spark, path, version), resolved.records, key, changed, build
+                                    ).localCheckpoint()
+            return golden, {"mode": "incremental", "from_version": version, "rebuilt": changed.count()}
+        except Exception as error:  # noqa: BLE001 - last night's files gone: build them all
+            log.warning("%s: last night's golden records (version %d) unreadable, building all: %s", library,
+                        version, str(error).splitlines()[0])
+    return build(resolved.records).localCheckpoint(), {"mode": "full"}
+
+
+def _golden_tag(night: str | None) -> dict[str, str]:
+    return {"night": str(night), "survivorship_rules": SURVIVORSHIP_RULES}
 
 
 def _review_kept(spark: SparkSession, settings: Settings, library: str, run_date: str, resolved_keys: DataFrame,
@@ -211,15 +260,14 @@ def _review_kept(spark: SparkSession, settings: Settings, library: str, run_date
 
 def publish(spark: SparkSession, settings: Settings, library: str, golden: DataFrame, run_date: str, run_id: str,
             freshness: list[str], phases: Phases) -> int:
-    """Gate, then replace base/<library> and update its SCD2 history."""
-    golden = golden.localCheckpoint()
-    phases.done("golden")
+    """Gate, then replace base/<library> (tagged with the night, see :func:`golden_records`) and
+    update its SCD2 history. ``golden``: checkpointed."""
     report = quality.run_gate(golden, f"base.{library}", run_id, settings.reports_dir / "gx")
     phases.done("gate")
     quality.write_report(settings.reports_dir, run_date, report, freshness=freshness)
     if not report.passed:
         raise quality.GateFailed(f"{library}: not published: {report.summary()}")
-    lake.overwrite(golden, lake.path(settings, lake.BASE, library))
+    lake.overwrite(golden, lake.path(settings, lake.BASE, library), _golden_tag(run_date) if library in KEYS else None)
     phases.done("write_golden")
     if library in TRACKED:
         history_path = lake.path(settings, lake.BASE, f"{library}_history")
@@ -234,9 +282,11 @@ def build_credit(spark: SparkSession, settings: Settings, standards: dict[str, D
     population = lake.read(spark, lake.path(settings, lake.BASE, "population"))
     legal_entity = lake.read(spark, lake.path(settings, lake.BASE, "legal_entity"))
     records = credit.credit_records(standards)
-    linked, unlinked = credit.link(records, _tonight(spark, settings, "population_records", run_date),
-                                   _tonight(spark, settings, "legal_entity_records", run_date), population, legal_entity)
-    linked, unlinked = linked.localCheckpoint(), unlinked.localCheckpoint()
+    # a credit record's party is one of the resolution records of its own source
+    person_links, entity_links = [_tonight(spark, settings, f"{name}_records", run_date).where(
+        F.col("source").isin(*credit.CREDIT_SOURCES)) for name in ("population", "legal_entity")]
+    linked, unlinked = credit.split(credit.linkage(records, person_links, entity_links, population, legal_entity)
+                                    .localCheckpoint())
     phases.done("link")
     quarantined = unlinked.select(
         lake.quarantine_id_col(F.col("_batch_id"), F.lit(CREDIT_STAGE), F.col("_line_number")).alias("quarantine_id"),
@@ -259,13 +309,14 @@ def build_credit(spark: SparkSession, settings: Settings, standards: dict[str, D
     return rows
 
 
-def write_build_report(phases: Phases, settings: Settings, library: str, run_date: str) -> None:
-    """reports/<date>/build/<library>.json: the seconds of each phase of the library's build."""
+def write_build_report(phases: Phases, settings: Settings, library: str, run_date: str, **facts) -> None:
+    """reports/<date>/build/<library>.json: the seconds of each phase of the library's build (and
+    ``facts``: how its golden records were made)."""
     folder = settings.reports_dir / run_date / "build"
     folder.mkdir(parents=True, exist_ok=True)
     total = round(sum(phases.seconds.values()), 2)
     (folder / f"{library}.json").write_text(json.dumps({"library": library, "seconds": phases.seconds,
-                                                        "total": total}, indent=2))
+                                                        "total": total, **facts}, indent=2))
     log.info("%s: built in %.1f s (%s)", library, total,
              ", ".join(f"{name} {value:.1f}" for name, value in phases.seconds.items()))
 
@@ -281,7 +332,7 @@ def build(spark: SparkSession, settings: Settings, library: str, run_date: str, 
         return rows
     if library == "population":
         resolved = resolve_library(spark, settings, library, person_records(standards), run_date, mode, phases)
-        golden = golden_population(resolved)
+        golden, made = golden_records(spark, settings, library, resolved, golden_population)
     else:
         resolved = resolve_library(spark, settings, library, entity_records(standards), run_date, mode, phases)
         people_path = lake.path(settings, lake.BASE, "population_records")
@@ -292,9 +343,12 @@ def build(spark: SparkSession, settings: Settings, library: str, run_date: str, 
                       .join(lake.read(spark, population_path).select("person_id"), "person_id", "left_semi"))
         else:
             people = spark.createDataFrame([], "identity_number string, person_id string, resolved_by string")
-        golden = golden_legal_entity(resolved, people)
+        survivors, made = golden_records(spark, settings, library, resolved, entity_survivors)
+        golden = with_representative(survivors, people).localCheckpoint()
+    phases.done("golden")
+    log.info("%s: golden records %s", library, made)
     rows = publish(spark, settings, library, golden, run_date, run_id, freshness, phases)
-    write_build_report(phases, settings, library, run_date)
+    write_build_report(phases, settings, library, run_date, golden=made)
     return rows
 
 

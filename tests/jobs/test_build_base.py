@@ -147,6 +147,24 @@ def test_history_closes_changed_persons_and_keeps_the_rest(spark, two_nights):
     assert reopened.where(F.col("valid_from") == F.lit(NEXT_NIGHT).cast("date")).count() > 0
 
 
+def test_the_second_night_keeps_unchanged_golden_records_and_equals_building_them_all(spark, two_nights):
+    from citylake.legal_entity import golden_legal_entity
+    from citylake.population import golden_population
+
+    settings, _ = two_nights
+    population = lake.read(spark, lake.path(settings, lake.BASE, "population"))
+    made = json.loads((settings.reports_dir / NEXT_NIGHT / "build" / "population.json").read_text())["golden"]
+    assert made["mode"] == "incremental" and 0 < made["rebuilt"] < population.count()
+    people = _records(spark, settings, "population", NEXT_NIGHT)
+    assert lake.content_hash(population) == lake.content_hash(golden_population(people))
+    legal_entity = lake.read(spark, lake.path(settings, lake.BASE, "legal_entity"))
+    representatives = people.join(population.select("person_id"), "person_id", "left_semi")
+    assert json.loads((settings.reports_dir / NEXT_NIGHT / "build" / "legal_entity.json").read_text()
+                      )["golden"]["mode"] == "incremental"
+    assert lake.content_hash(legal_entity) == lake.content_hash(
+        golden_legal_entity(_records(spark, settings, "legal_entity", NEXT_NIGHT), representatives))
+
+
 def test_a_stale_source_stops_the_library(spark, settings_in, generated_night):
     land.land(spark, settings_in, "household_registration", NIGHT, "run-1")
     standardise.standardise(spark, settings_in, "household_registration", NIGHT, "run-1")
