@@ -45,8 +45,8 @@ import json
 import logging
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -153,8 +153,7 @@ def _write_night(frame: DataFrame, settings: Settings, name: str, run_date: str,
     lake.replace_where(frame, lake.path(settings, lake.BASE, name), predicate)
 
 
-@dataclass
-class Resolved:
+class Resolved(NamedTuple):
     """Tonight's resolved records as written; last night's (None on a full night) and its night."""
 
     records: DataFrame
