@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import date
 from functools import reduce
 
 from pyspark.sql import Column, DataFrame, Window
@@ -105,40 +106,22 @@ def survivors(records: DataFrame, key: str, picks: list[Pick], facts: tuple[Colu
                                           and not name.startswith("__pick_")])
 
 
-def changed_keys(previous: DataFrame, current: DataFrame, key: str, inputs: list[str]) -> DataFrame:
-    """The keys (person_id, entity_id) whose golden record may not be last night's: both nights'
-    key of every record that is new, gone, or not as it was in its key or in any of ``inputs``
-    (what the golden record is made of) or in its night's place among the records' nights (a
-    record delivered on a later night than another may win "the latest source"). Every other key's
-    records are tonight what they were last night, so is its golden record (:func:`refreshed`).
-
-    ``previous``/``current``: last night's and tonight's resolution records (record_key, key,
-    ``inputs``, _batch_id)."""
-    def side(records: DataFrame, name: str) -> DataFrame:
-        nights = sorted(row[0] for row in records.select(night_of(F.col("_batch_id"))).distinct().collect()
-                        if row[0] is not None)
-        place = F.create_map(*[F.lit(value) for rank, night in enumerate(nights)
-                               for value in (night.isoformat(), rank)]) if nights else F.create_map()
-        made_of = F.struct(*[F.col(c) for c in inputs],
-                           place[F.date_format(night_of(F.col("_batch_id")), "yyyy-MM-dd")].alias("__night_place"))
-        return records.select("record_key", F.col(key).alias(f"__{name}"),
-                              F.xxhash64(F.to_json(made_of)).alias(f"__{name}_inputs"))
-
-    joined = side(previous, "was").join(side(current, "now"), "record_key", "full_outer")
-    same = (F.col("__was").eqNullSafe(F.col("__now")) & F.col("__was_inputs").eqNullSafe(F.col("__now_inputs"))
-            & F.col("__was_inputs").isNotNull() & F.col("__now_inputs").isNotNull())
-    changed = joined.where(~same)
-    return (changed.select(F.col("__was").alias(key)).unionByName(changed.select(F.col("__now").alias(key)))
-            .where(F.col(key).isNotNull()).distinct())
+def same_night_order(before: dict[str, date], after: dict[str, date]) -> bool:
+    """Whether the sources both maps have (source -> the night of its batch read) come in the same
+    order of nights, ties included: then a record that is as it was keeps its place among the
+    others in "the latest source" (a source delivering late would move every record of it)."""
+    common = sorted(set(before) & set(after))
+    return all((before[a] < before[b]) == (after[a] < after[b]) and (before[a] == before[b]) == (after[a] == after[b])
+               for a in common for b in common)
 
 
 def refreshed(previous: DataFrame, records: DataFrame, key: str, changed: DataFrame,
               build: Callable[[DataFrame], DataFrame]) -> DataFrame:
     """Tonight's golden records from last night's (``previous``: at least the columns ``build``
-    gives): those of the ``changed`` keys (:func:`changed_keys`) built again by ``build`` from their
-    records, every other one as it was.
-    Equal to ``build(records)`` when ``build`` reads no more than the inputs changed_keys compared
-    (and ranks records by them and the record key only)."""
+    gives): those of the ``changed`` keys built again by ``build`` from their records, every other
+    one as it was. Equal to ``build(records)`` when every other key's records are what they were
+    last night in all ``build`` reads (and ``build`` ranks records by what they hold, not by where
+    they sit in an extract)."""
     built = build(records.join(changed, key, "left_semi"))
     return previous.join(changed, key, "left_anti").select(*built.columns).unionByName(built)
 
@@ -156,14 +139,17 @@ def night_of(batch: Column) -> Column:
     return F.to_date(F.regexp_extract(batch, r"(\d{4}-\d{2}-\d{2})$", 1))
 
 
-def history(previous: DataFrame | None, current: DataFrame, key: str, tracked: list[str], night: str) -> DataFrame:
+def history(previous: DataFrame | None, current: DataFrame, key: str, tracked: list[str], night: str,
+            changed: DataFrame | None = None) -> DataFrame:
     """SCD type 2: the library's history after ``night``.
 
     ``previous``: the history table so far (``tracked`` columns, key, valid_from, valid_to,
     is_current) or None; ``current``: tonight's golden records. A key whose tracked values changed
     closes its current version (valid_to = night) and opens a new one (valid_from = night); a key
     gone tonight is closed; unchanged keys keep their version. Versions opened on or after
-    ``night`` are dropped first, so rerunning a night gives the same history."""
+    ``night`` are dropped first, so rerunning a night gives the same history. ``changed``: when
+    given, the only keys whose golden record may differ from last night's (:func:`changed_keys`);
+    every other key's open version is kept without comparing it."""
     tonight = F.lit(night).cast("date")
     columns = [key, *tracked, "valid_from", "valid_to", "is_current"]
     if previous is None:
@@ -174,10 +160,15 @@ def history(previous: DataFrame | None, current: DataFrame, key: str, tracked: l
             .withColumn("valid_to", F.when(F.col("valid_to") >= tonight, F.lit(None).cast("date"))
                         .otherwise(F.col("valid_to")))
             .withColumn("is_current", F.col("valid_to").isNull()))
-    closed = kept.where(~F.col("is_current")).select(*columns)
+    as_they_were = kept.where(~F.col("is_current")).select(*columns)  # closed before tonight
     # each key's open version against tonight's values, in one join: kept open, closed, or closed
     # and followed by tonight's version; a key new tonight opens one
-    compared = (kept.where("is_current").select(key, F.struct(*tracked).alias("__was"), "valid_from")
+    current_versions = kept.where("is_current")
+    if changed is not None:  # the rest are as they were: kept without a join
+        only = F.broadcast(changed.select(key))
+        as_they_were = as_they_were.unionByName(current_versions.join(only, key, "left_anti").select(*columns))
+        current_versions, current = current_versions.join(only, key, "left_semi"), current.join(only, key, "left_semi")
+    compared = (current_versions.select(key, F.struct(*tracked).alias("__was"), "valid_from")
                 .join(current.select(key, F.struct(*tracked).alias("__now")), key, "full_outer"))
     was, now = F.col("__was"), F.col("__now")
 
@@ -191,7 +182,7 @@ def history(previous: DataFrame | None, current: DataFrame, key: str, tracked: l
                          F.when(now.isNotNull(), version(now, tonight, F.lit(None).cast("date")))),
                  lambda row: row.isNotNull()))
     opened = compared.select(key, F.explode(versions).alias("__version")).select(key, "__version.*")
-    return closed.unionByName(opened.select(*columns))
+    return as_they_were.unionByName(opened.select(*columns))
 
 
 def feeding_sources(all_contracts: Iterable[Contract], sources: Iterable[str]) -> list[Contract]:

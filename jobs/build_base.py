@@ -24,9 +24,9 @@ history). Written, per night so a rerun replaces its own night:
   base/resolution_models        the fitted model, reused by the next night's incremental run
 and, after the gate expectations/base.<library>.json passes, the golden records base/<library>
 and their SCD type 2 history base/<library>_history. On an incremental night only the golden
-records of persons (entities) whose records changed are built again (new, gone, moved to another
-id, or different in what survivorship reads); every other one is last night's, read from the
-commit that night tagged (citylake/base.py: changed_keys, refreshed). The resolution's report (counts, timings,
+records of the persons (entities) the resolution resolved again are built again; every other one
+is last night's, read from the commit that night tagged (golden_records, citylake/base.py:
+refreshed). The resolution's report (counts, timings,
 model; no personal data) goes to reports/<date>/resolution/<library>.json, the seconds of each
 phase of the build (sources, resolve, golden, gate, writes, history) to reports/<date>/build/.
 
@@ -154,11 +154,14 @@ def _write_night(frame: DataFrame, settings: Settings, name: str, run_date: str,
 
 
 class Resolved(NamedTuple):
-    """Tonight's resolved records as written; last night's (None on a full night) and its night."""
+    """Tonight's resolved records as written and, on an incremental night, last night's night, the
+    record keys resolved again and last night's ids of the clusters resolved again
+    (:class:`citylake.resolution.Resolution`)."""
 
     records: DataFrame
-    previous: DataFrame | None
-    previous_night: str | None
+    previous_night: str | None = None
+    resolved_keys: DataFrame | None = None
+    replaced_ids: DataFrame | None = None
 
 
 def resolve_library(spark: SparkSession, settings: Settings, library: str, records: DataFrame, run_date: str,
@@ -203,33 +206,58 @@ def resolve_library(spark: SparkSession, settings: Settings, library: str, recor
     log.info("%s: %s resolution of %d records into %d clusters (%s conflicts, %s review pairs)", library,
              report["mode"], report.get("records", 0), report.get("clusters", 0), report.get("conflicts"),
              report.get("review_pairs"))
-    if not incremental:
-        return Resolved(written, None, None)
-    return Resolved(written, previous.drop("night"), previous_night)
+    if not incremental or result.replaced_ids is None:
+        return Resolved(written)
+    return Resolved(written, previous_night, result.resolved_keys, result.replaced_ids)
 
 
-def golden_records(spark: SparkSession, settings: Settings, library: str, resolved: Resolved,
-                   build: Callable[[DataFrame], DataFrame]) -> tuple[DataFrame, dict]:
-    """Tonight's golden records (``build`` over the resolved records), checkpointed, and how they
-    were made. On an incremental night, last night's golden records (the library's commit tagged
-    with that night and these survivorship rules) are kept for every person (entity) whose
-    records are as they were (:func:`citylake.base.changed_keys`), and only the rest is built;
-    otherwise, or when last night's version cannot be read (vacuumed), all are built."""
+def golden_records(spark: SparkSession, settings: Settings, library: str, resolved: Resolved, run_date: str,
+                   build: Callable[[DataFrame], DataFrame]) -> tuple[DataFrame, DataFrame | None, dict]:
+    """Tonight's golden records (``build`` over the resolved records), checkpointed; the keys
+    built again when the rest are last night's (None when all were built); and how they were
+    made. On an incremental night, last night's golden records (the library's commit tagged with
+    that night and these survivorship rules) are kept for every person (entity) the resolution
+    left as it was: its records, in every column survivorship reads (the configuration's fields
+    and ``content``), its id, how they were resolved and flagged, are last night's. The ids of the
+    clusters resolved again, last night's and tonight's, are built again. All are built on a full
+    night, when the sources' nights changed order (the latest source for an address may be
+    another), or when last night's version cannot be read (vacuumed)."""
     key = KEYS[library]
     path = lake.path(settings, lake.BASE, library)
-    version = None if resolved.previous is None else lake.tagged_version(
+    version = None if resolved.replaced_ids is None else lake.tagged_version(
         spark, path, _golden_tag(resolved.previous_night))
-    if version is not None:
+    order = (base.same_night_order(_nights(spark, settings, library, resolved.previous_night),
+                                   _nights(spark, settings, library, run_date)) if version is not None else None)
+    if version is not None and order:
+        _check_content(library)
         try:
-            changed = base.changed_keys(resolved.previous, resolved.records, key, GOLDEN_INPUTS[library]
-                                        ).localCheckpoint()
+            tonight = resolved.records.join(F.broadcast(resolved.resolved_keys), "record_key", "left_semi")
+            changed = (resolved.replaced_ids.select(key).unionByName(tonight.select(key))
+                       .where(F.col(key).isNotNull()).distinct().localCheckpoint())
             golden = base.refreshed(lake.read(spark, path, version), resolved.records, key, changed, build
                                     ).localCheckpoint()
-            return golden, {"mode": "incremental", "from_version": version, "rebuilt": changed.count()}
+            return golden, changed, {"mode": "incremental", "from_version": version, "rebuilt": changed.count()}
         except Exception as error:  # noqa: BLE001 - last night's files gone: build them all
             log.warning("%s: last night's golden records (version %d) unreadable, building all: %s", library,
                         version, str(error).splitlines()[0])
-    return build(resolved.records).localCheckpoint(), {"mode": "full"}
+    made = {"mode": "full"} | ({"why_full": "the sources' nights changed order"} if order is False else {})
+    return build(resolved.records).localCheckpoint(), None, made
+
+
+def _nights(spark: SparkSession, settings: Settings, library: str, night: str) -> dict[str, date]:
+    """The night of each of the library's sources' batch that a build of ``night`` reads."""
+    return {source: landed for source, landed in latest_landed(spark, settings, night).items()
+            if source in SOURCES[library]}
+
+
+def _check_content(library: str) -> None:
+    """Keeping a golden record is exact only if the resolution's content hash covers what
+    survivorship reads: the configuration must name it among its fields or ``content``."""
+    config = load_config(PROJECT_ROOT / "resolution" / CONFIGS[library])
+    missing = set(GOLDEN_INPUTS[library]) - set(config.fields) - set(config.content) - {"resolved_by", "review_reason"}
+    if missing:
+        raise ValueError(f"resolution/{CONFIGS[library]}: content: add {', '.join(sorted(missing))} "
+                         f"(read by the {library} golden records)")
 
 
 def _golden_tag(night: str | None) -> dict[str, str]:
@@ -258,9 +286,10 @@ def _review_kept(spark: SparkSession, settings: Settings, library: str, run_date
 
 
 def publish(spark: SparkSession, settings: Settings, library: str, golden: DataFrame, run_date: str, run_id: str,
-            freshness: list[str], phases: Phases) -> int:
+            freshness: list[str], phases: Phases, changed: DataFrame | None = None) -> int:
     """Gate, then replace base/<library> (tagged with the night, see :func:`golden_records`) and
-    update its SCD2 history. ``golden``: checkpointed."""
+    update its SCD2 history. ``golden``: checkpointed; ``changed``: when only these keys' golden
+    records may differ from last night's (:func:`golden_records`), the history compares those only."""
     report = quality.run_gate(golden, f"base.{library}", run_id, settings.reports_dir / "gx")
     phases.done("gate")
     quality.write_report(settings.reports_dir, run_date, report, freshness=freshness)
@@ -271,7 +300,8 @@ def publish(spark: SparkSession, settings: Settings, library: str, golden: DataF
     if library in TRACKED:
         history_path = lake.path(settings, lake.BASE, f"{library}_history")
         previous = lake.read(spark, history_path).localCheckpoint() if lake.exists(spark, history_path) else None
-        lake.overwrite(base.history(previous, golden, KEYS[library], TRACKED[library], run_date), history_path)
+        lake.overwrite(base.history(previous, golden, KEYS[library], TRACKED[library], run_date, changed),
+                       history_path)
         phases.done("history")
     return lake.read(spark, lake.path(settings, lake.BASE, library)).count()
 
@@ -331,7 +361,7 @@ def build(spark: SparkSession, settings: Settings, library: str, run_date: str, 
         return rows
     if library == "population":
         resolved = resolve_library(spark, settings, library, person_records(standards), run_date, mode, phases)
-        golden, made = golden_records(spark, settings, library, resolved, golden_population)
+        golden, changed, made = golden_records(spark, settings, library, resolved, run_date, golden_population)
     else:
         resolved = resolve_library(spark, settings, library, entity_records(standards), run_date, mode, phases)
         people_path = lake.path(settings, lake.BASE, "population_records")
@@ -342,11 +372,12 @@ def build(spark: SparkSession, settings: Settings, library: str, run_date: str, 
                       .join(lake.read(spark, population_path).select("person_id"), "person_id", "left_semi"))
         else:
             people = spark.createDataFrame([], "identity_number string, person_id string, resolved_by string")
-        survivors, made = golden_records(spark, settings, library, resolved, entity_survivors)
+        survivors, changed, made = golden_records(spark, settings, library, resolved, run_date, entity_survivors)
         golden = with_representative(survivors, people).localCheckpoint()
+        changed = None  # any entity's representative may be another person tonight: the history compares all
     phases.done("golden")
     log.info("%s: golden records %s", library, made)
-    rows = publish(spark, settings, library, golden, run_date, run_id, freshness, phases)
+    rows = publish(spark, settings, library, golden, run_date, run_id, freshness, phases, changed)
     write_build_report(phases, settings, library, run_date, golden=made)
     return rows
 

@@ -46,7 +46,10 @@ class Resolution:
     probabilistic links; ``review``: pairs for a clerk; ``conflicts``: identifier conflicts and
     ambiguous identifiers; ``history``: id changes; ``resolved_keys``: the record keys resolved
     tonight when an incremental run left the others as they were (links, review and conflicts are
-    about these only), None when every record was."""
+    about these only), None when every record was; ``replaced_ids``: then, last night's ids (the
+    id column) of the clusters resolved again. Every other id's records are tonight what they were
+    last night (in the fields and the configuration's ``content``), with the same id, resolved_by
+    and review_reason."""
 
     records: DataFrame
     links: DataFrame
@@ -56,6 +59,7 @@ class Resolution:
     model: fs.Model
     report: dict = field(default_factory=dict)
     resolved_keys: DataFrame | None = None
+    replaced_ids: DataFrame | None = None
 
 
 @dataclass

@@ -361,8 +361,9 @@ def missing_fields(config: ResolutionConfig, columns: list[str]) -> list[str]:
 
 def delivery(records: DataFrame, config: ResolutionConfig, truth_column: str | None = None) -> dict[str, Column]:
     """The delivered values as columns over ``records`` (checked against its columns), by name:
-    the record key (KEY), the truth key (TRUTH) when given, a content hash of the fields (HASH) and
-    each field's source value, unnormalised (``__src_<field>``)."""
+    the record key (KEY), the truth key (TRUTH) when given, a content hash of the fields and the
+    configuration's ``content`` columns (HASH) and each field's source value, unnormalised
+    (``__src_<field>``)."""
     columns = set(records.columns)
     missing_keys = [key for key in config.record_key if key not in columns]
     if missing_keys:
@@ -379,8 +380,9 @@ def delivery(records: DataFrame, config: ResolutionConfig, truth_column: str | N
                 raise ConfigError(f"{config.source}: fields.{field}.expr: {spec.expr!r}: "
                                   f"{str(error).splitlines()[0]}") from None
         sources[field] = column
-    content = F.sha2(F.to_json(F.struct(*[column.cast("string").alias(field) for field, column in sources.items()])),
-                     256)
+    content = F.sha2(F.to_json(F.struct(*[column.cast("string").alias(field) for field, column in sources.items()],
+                                        *[F.col(f"`{name}`").cast("string").alias(f"__content_{name}")
+                                          for name in config.content if name in columns])), 256)
     return {
         KEY: F.concat_ws("|", *[F.coalesce(F.col(f"`{key}`").cast("string"), F.lit("")) for key in config.record_key]),
         **({TRUTH: F.col(f"`{truth_column}`").cast("string")} if truth_column else {}),

@@ -150,7 +150,8 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
         report["evaluation"] = evaluate.scores(
             result.select("cluster", F.col(f"`{truth_column}`").cast("string").alias("truth")), "cluster", "truth")
     return engine.Resolution(result, finished["links"], finished["review"], prepared.conflicts, history,
-                             model, report, resolved_keys=subset.select(F.col(KEY).alias("record_key")))
+                             model, report, resolved_keys=subset.select(F.col(KEY).alias("record_key")),
+                             replaced_ids=touched.select(F.col(PREVIOUS_ID).alias(id_column)))
 
 
 def _join_by_key(tonight: DataFrame, last: DataFrame, config: ResolutionConfig) -> DataFrame:

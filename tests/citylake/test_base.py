@@ -3,8 +3,8 @@ import datetime as dt
 import pytest
 from pyspark.sql import functions as F
 
-from citylake.base import (Pick, as_records, changed_keys, history, latest_per_record, priority, record_key, refreshed,
-                           survivors)
+from citylake.base import (Pick, as_records, history, latest_per_record, priority, record_key, refreshed,
+                           same_night_order, survivors)
 
 pytestmark = pytest.mark.spark
 D = dt.date.fromisoformat
@@ -65,6 +65,10 @@ def test_history_opens_closes_and_keeps_versions(spark):
                       ("b", "2", D("2026-11-23"), D("2026-11-24"), False),
                       ("b", "3", D("2026-11-24"), None, True),
                       ("c", "4", D("2026-11-24"), None, True)}
+    # told which keys changed (b, c), the history compares those only and comes out the same
+    changed = spark.createDataFrame([("b",), ("c",)], "k string")
+    assert {(r.k, r.v, r.valid_from, r.valid_to, r.is_current)
+            for r in history(first, tonight, "k", ["v"], "2026-11-24", changed).collect()} == second
 
 
 def test_history_of_a_rerun_night_is_the_same_and_a_gone_key_is_closed(spark):
@@ -79,24 +83,10 @@ def test_history_of_a_rerun_night_is_the_same_and_a_gone_key_is_closed(spark):
                      ("b", "9", D("2026-11-23"), D("2026-11-24"), False)}
 
 
-def _night(spark, rows):
-    return spark.createDataFrame(rows, "record_key string, person_id string, source string, name string, "
-                                       "_batch_id string")
-
-
-def test_only_persons_whose_records_changed_are_built_again_and_the_rest_kept(spark):
-    last = _night(spark, [("hr:1", "P1", "hr", "甲", "hr/2026-11-23"), ("si:1", "P1", "si", "甲", "si/2026-11-23"),
-                          ("hr:2", "P2", "hr", "乙", "hr/2026-11-23"), ("hr:3", "P3", "hr", "丙", "hr/2026-11-23"),
-                          ("hr:5", "P5", "hr", "戊", "hr/2026-11-23")])
-    tonight = _night(spark, [("hr:1", "P1", "hr", "甲", "hr/2026-11-24"), ("si:1", "P1", "si", "甲", "si/2026-11-24"),
-                             ("hr:2", "P2", "hr", "乙乙", "hr/2026-11-24"),  # changed
-                             ("hr:3", "P4", "hr", "丙", "hr/2026-11-24"),  # moved to another person
-                             ("hr:6", "P6", "hr", "己", "hr/2026-11-24")])  # new; hr:5 is gone
-    changed = changed_keys(last, tonight, "person_id", ["source", "name"])
-    assert {r.person_id for r in changed.collect()} == {"P2", "P3", "P4", "P5", "P6"}
-    # a source delivering a night late changes which record is the latest: its persons are built again
-    late = tonight.withColumn("_batch_id", F.regexp_replace("_batch_id", "si/2026-11-24", "si/2026-11-23"))
-    assert "P1" in {r.person_id for r in changed_keys(last, late, "person_id", ["source", "name"]).collect()}
+def test_only_changed_persons_are_built_again_and_the_rest_kept(spark):
+    tonight = spark.createDataFrame([("hr:1", "P1", "甲"), ("hr:2", "P2", "乙乙"), ("hr:3", "P4", "丙"), ("hr:6", "P6", "己")],
+                                    "record_key string, person_id string, name string")
+    changed = spark.createDataFrame([(p,) for p in ("P2", "P3", "P4", "P5", "P6")], "person_id string")
 
     def build(records):
         return records.groupBy("person_id").agg(F.max("name").alias("name"), F.lit("built").alias("how"))
@@ -105,3 +95,11 @@ def test_only_persons_whose_records_changed_are_built_again_and_the_rest_kept(sp
                                      "person_id string, name string, how string")
     golden = {r.person_id: (r.name, r.how) for r in refreshed(previous, tonight, "person_id", changed, build).collect()}
     assert golden == {"P1": ("甲", "kept"), "P2": ("乙乙", "built"), "P4": ("丙", "built"), "P6": ("己", "built")}
+
+
+def test_a_source_delivering_late_changes_the_order_of_nights():
+    last = {"hr": D("2026-11-23"), "si": D("2026-11-23"), "dc": D("2026-11-22")}
+    assert same_night_order(last, {"hr": D("2026-11-24"), "si": D("2026-11-24"), "dc": D("2026-11-23")})
+    assert same_night_order(last, {"hr": D("2026-11-24"), "si": D("2026-11-24")})  # dc gone (its records with it)
+    assert not same_night_order(last, {"hr": D("2026-11-24"), "si": D("2026-11-23"), "dc": D("2026-11-23")})
+    assert not same_night_order(last, {"hr": D("2026-11-24"), "si": D("2026-11-24"), "dc": D("2026-11-24")})

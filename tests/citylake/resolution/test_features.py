@@ -122,3 +122,15 @@ def test_places_and_absent_columns(built):
     assert (rows["1"]["division_code_city"], rows["1"]["division_code_province"]) == ("4203", "42")
     assert rows["1"]["absent"] is None
     assert facts["missing_fields"] == ["absent"]
+
+
+def test_a_change_in_a_content_column_changes_the_content_hash(spark):
+    config = parse_config({"library": "test", "record_key": "key", "content": ["ethnicity", "absent_column"],
+                           "fields": {"name": {"normaliser": "person_name"}},
+                           "comparisons": [{"name": "name", "type": "person_name", "field": "name"}],
+                           "blocking": {"rules": [{"name": "name", "keys": ["name_pinyin"]}]}})
+    rows = spark.createDataFrame([("a", "张三", "01"), ("b", "张三", "02"), ("c", "张三", "01")],
+                                 "key string, name string, ethnicity string")
+    delivered = rows.select("key", features.delivery(rows, config)[features.HASH].alias("hash"))
+    hashes = {row.key: row.hash for row in delivered.collect()}
+    assert hashes["a"] == hashes["c"] != hashes["b"]  # the name alike, the ethnicity not
