@@ -148,7 +148,7 @@ def history(previous: DataFrame | None, current: DataFrame, key: str, tracked: l
     closes its current version (valid_to = night) and opens a new one (valid_from = night); a key
     gone tonight is closed; unchanged keys keep their version. Versions opened on or after
     ``night`` are dropped first, so rerunning a night gives the same history. ``changed``: when
-    given, the only keys whose golden record may differ from last night's (:func:`changed_keys`);
+    given, the only keys whose golden record may differ from last night's (:func:`refreshed`);
     every other key's open version is kept without comparing it."""
     tonight = F.lit(night).cast("date")
     columns = [key, *tracked, "valid_from", "valid_to", "is_current"]

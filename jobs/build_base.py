@@ -56,7 +56,7 @@ from citylake import legal_entity, population
 from citylake.legal_entity import ENTITY_SOURCES, entity_records, entity_survivors, with_representative
 from citylake.metrics import freshness_check
 from citylake.population import PERSON_SOURCES, golden_population, person_records
-from citylake.resolution import Model, load_config, resolve, resolve_incremental
+from citylake.resolution import Model, ResolutionConfig, load_config, resolve, resolve_incremental
 from citylake.settings import PROJECT_ROOT, Settings
 from citylake.timing import Phases
 
@@ -169,6 +169,7 @@ def resolve_library(spark: SparkSession, settings: Settings, library: str, recor
     """Resolves tonight's records (full or incremental), writes the per-night tables, returns the
     resolved records as written (and, on an incremental night, last night's)."""
     config = load_config(PROJECT_ROOT / "resolution" / CONFIGS[library])
+    _check_content(config, library)
     previous, previous_night = _night_table(spark, settings, f"{library}_records", run_date)
     models, _ = _night_table(spark, settings, "resolution_models", run_date, library)
     incremental = mode == "incremental" or (mode == "auto" and previous is not None and models is not None)
@@ -229,7 +230,6 @@ def golden_records(spark: SparkSession, settings: Settings, library: str, resolv
     order = (base.same_night_order(_nights(spark, settings, library, resolved.previous_night),
                                    _nights(spark, settings, library, run_date)) if version is not None else None)
     if version is not None and order:
-        _check_content(library)
         try:
             tonight = resolved.records.join(F.broadcast(resolved.resolved_keys), "record_key", "left_semi")
             changed = (resolved.replaced_ids.select(key).unionByName(tonight.select(key))
@@ -250,10 +250,10 @@ def _nights(spark: SparkSession, settings: Settings, library: str, night: str) -
             if source in SOURCES[library]}
 
 
-def _check_content(library: str) -> None:
-    """Keeping a golden record is exact only if the resolution's content hash covers what
-    survivorship reads: the configuration must name it among its fields or ``content``."""
-    config = load_config(PROJECT_ROOT / "resolution" / CONFIGS[library])
+def _check_content(config: ResolutionConfig, library: str) -> None:
+    """Keeping a golden record (:func:`golden_records`) is exact only if the resolution's content
+    hash covers what survivorship reads: the configuration must name it among its fields or
+    ``content``."""
     missing = set(GOLDEN_INPUTS[library]) - set(config.fields) - set(config.content) - {"resolved_by", "review_reason"}
     if missing:
         raise ValueError(f"resolution/{CONFIGS[library]}: content: add {', '.join(sorted(missing))} "
