@@ -8,9 +8,10 @@ setup:
 nightly: setup
 	infra/nightly.sh $(RUN_DATE) $(PEOPLE)
 
-# The whole test suite, end-to-end runs included (CI runs exactly this).
+# The whole test suite, end-to-end runs included (CI runs exactly this), a module per worker
+# at a time on as many pytest-xdist workers as cores, the longest modules first (tests/conftest.py).
 test: setup
-	.venv/bin/python -m pytest
+	.venv/bin/python -m pytest -n auto --dist loadfile --no-loadscope-reorder
 
 # The fast layer only: transforms, validators, DAG policy.
 unit: setup

@@ -6,7 +6,9 @@
 #                          URLs and the exports (eval "$(infra/stack.sh start)")
 #   infra/stack.sh stop    stops all three
 # Ports and folders: CITYLAKE_AIRFLOW_PORT (8080), CITYLAKE_MINIO_PORT (9000),
-# CITYLAKE_DEPARTMENTS_DB_PORT (5433), CITYLAKE_DATA_DIR (data/). The UI lets everyone in as admin
+# CITYLAKE_DEPARTMENTS_DB_PORT (5433), CITYLAKE_DATA_DIR (data/). CITYLAKE_STACK_PAUSED: DAG ids
+# left paused on a first start (say citylake_maintenance, which otherwise runs last Sunday's
+# maintenance as soon as the scheduler sees it). The UI lets everyone in as admin
 # (a local stack; infra/deploy/ describes a real deployment). A night through the scheduler:
 #   citylake generate --people 3000 --date 2026-11-23
 #   for f in sources/*.yaml; do airflow dags trigger "citylake_ingest_$(basename "$f" .yaml)" \
@@ -25,12 +27,19 @@ case "${1:-}" in
     eval "$(citylake airflow-env)"
     export AIRFLOW__API__PORT=$PORT AIRFLOW__API__BASE_URL="http://127.0.0.1:$PORT"
     export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS=True AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:$PORT/execution/"
+    # the LocalExecutor starts a worker process per slot (32 by default, ~150 MB each); the lake
+    # writers' pool lets one job write at a time, so a few slots serve a night on one machine
+    export AIRFLOW__CORE__PARALLELISM=${AIRFLOW__CORE__PARALLELISM:-4}
     mkdir -p "$AIRFLOW_HOME" "$(python3 -c 'import json, os, pathlib; print(pathlib.Path(json.loads(os.environ["AIRFLOW__OPENLINEAGE__TRANSPORT"])["log_file_path"]).parent)')"
     if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
       echo "stack: Airflow already running (pid $(cat "$PIDFILE"))" >&2
     else
       airflow db migrate > "$AIRFLOW_HOME/db-migrate.log" 2>&1 || { cat "$AIRFLOW_HOME/db-migrate.log" >&2; exit 1; }
       airflow pools set citylake_lake_writers 1 "citylake: one Spark job at a time writes the lake" > /dev/null
+      if [ -n "${CITYLAKE_STACK_PAUSED:-}" ]; then  # known to Airflow before the scheduler starts
+        airflow dags reserialize > "$AIRFLOW_HOME/reserialize.log" 2>&1 || { cat "$AIRFLOW_HOME/reserialize.log" >&2; exit 1; }
+        for dag_id in $CITYLAKE_STACK_PAUSED; do airflow dags pause "$dag_id" > /dev/null; done
+      fi
       setsid nohup airflow standalone > "$AIRFLOW_HOME/standalone.log" 2>&1 &
       echo $! > "$PIDFILE"
     fi

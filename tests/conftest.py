@@ -97,3 +97,21 @@ def lake_hashes(spark, settings) -> dict[str, str]:
 
     return {f"{layer}/{name}": lake.content_hash(lake.read(spark, lake.path(settings, layer, name)))
             for layer, name in discover(spark, settings.lake_root)}
+
+
+# Modules that run for minutes (the night under the scheduler, two nights of the libraries, reruns,
+# a crash): `make test` runs modules on two pytest-xdist workers in collection order
+# (--dist loadfile --no-loadscope-reorder), so these go first and the workers finish together
+# instead of one idling while the other starts the longest module last.
+LONGEST_FIRST = (
+    "tests/infra/test_stack.py",
+    "tests/jobs/test_build_base.py",
+    "tests/jobs/test_rerun.py",
+    "tests/infra/test_spark_cluster.py",
+    "tests/infra/test_crash.py",
+)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {module: place for place, module in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
