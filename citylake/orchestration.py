@@ -168,7 +168,6 @@ def spark_job(task_id: str, job: str, args: list[str], **operator_kwargs):
         conn_id=SPARK_CONNECTION,
         application=str(JOBS_DIR / f"{job}.py"),
         name=f"citylake-{task_id}",
-        packages=citylake_spark.packages(settings),
         conf=conf,
         application_args=[*args, "--run-date", NIGHT, "--run-id", "{{ run_id }}"],
         **operator_kwargs,

@@ -2,15 +2,25 @@
 
 The jars (Delta, hadoop-aws and the AWS SDK bundle that hadoop-aws was built against, and the
 PostgreSQL JDBC driver for departments' exchange databases) come from Maven Central through Spark's
-Ivy; `infra/setup.sh` warms that cache. pyspark 4.2.0 bundles
-hadoop-client 3.5.0, so hadoop-aws must be 3.5.0 and the bundle 2.35.4 (a mismatched bundle fails
-with NoSuchFieldError: CRC64_NVME).
+Ivy: `infra/setup.sh` (`python -m citylake.spark`) resolves them once and records the jar files in
+the Ivy folder (JARS_MANIFEST). pyspark 4.2.0 bundles hadoop-client 3.5.0, so hadoop-aws must be
+3.5.0 and the bundle 2.35.4 (a mismatched bundle fails with NoSuchFieldError: CRC64_NVME).
+
+Applications get those files, not Maven coordinates. With --packages (or spark.jars.packages),
+spark-submit resolves Ivy at every start, and, for a Python application, also puts every resolved
+jar on the Python path and copies each one into the application's folder as a Python file: with
+the 600 MB AWS SDK bundle among them, every import of a job searched the jars (8 s of a 40 s
+landing job) and every start copied 600 MB. On a local master the jars are on the driver's
+classpath (nothing copied, the executor runs in the driver); on a cluster they are spark.jars,
+which the driver serves to its executors.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 
@@ -44,16 +54,34 @@ EXCLUDED_PACKAGES = (
 DELTA_LOGS_KEPT = 48  # Delta tables whose log and snapshot a session keeps open (beyond it, Delta drops some)
 
 
-def packages(settings: Settings) -> str:
-    """Maven coordinates for --packages; the 600 MB AWS SDK bundle only where S3 is used."""
-    return ",".join(ALL_PACKAGES if settings.s3 is not None else (DELTA_PACKAGE, POSTGRES_JDBC_PACKAGE))
+JARS_MANIFEST = "citylake-jars.json"  # in the Ivy folder: ALL_PACKAGES and the jar files they resolved to
+
+
+class JarsNotResolved(RuntimeError):
+    """The Ivy folder has no jars resolved for this version of ALL_PACKAGES."""
+
+
+def jars(settings: Settings) -> list[str]:
+    """The jar files of ALL_PACKAGES (and their dependencies) as setup resolved them."""
+    manifest = settings.ivy_dir / JARS_MANIFEST
+    fix = "run infra/setup.sh (or python -m citylake.spark) to resolve them"
+    try:
+        recorded = json.loads(manifest.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise JarsNotResolved(f"Spark's jars are not resolved: no {manifest}; {fix}") from None
+    if recorded.get("packages") != list(ALL_PACKAGES):
+        raise JarsNotResolved(f"{manifest} records other packages than {', '.join(ALL_PACKAGES)}; {fix}")
+    missing = [name for name in recorded["jars"] if not Path(name).is_file()]
+    if missing:
+        raise JarsNotResolved(f"{manifest} lists {len(missing)} jar(s) no longer there ({missing[0]}); {fix}")
+    return recorded["jars"]
 
 
 def conf(settings: Settings) -> dict[str, str]:
-    """Spark configuration for a citylake application (everything but master and packages)."""
+    """Spark configuration for a citylake application (everything but the master), its jars
+    included."""
+    resolved = jars(settings)
     values = {
-        "spark.jars.ivy": str(settings.ivy_dir),
-        "spark.jars.excludes": ",".join(EXCLUDED_PACKAGES),
         # Nightly jobs are short-lived JVMs: C1-only compilation saves a quarter of their time.
         "spark.driver.extraJavaOptions": settings.driver_java_options,
         "spark.executor.extraJavaOptions": settings.driver_java_options,  # on a cluster (settings.py)
@@ -79,6 +107,10 @@ def conf(settings: Settings) -> dict[str, str]:
         "spark.pyspark.python": sys.executable,
         "spark.pyspark.driver.python": sys.executable,
     }
+    if settings.spark_master.startswith("local"):
+        values["spark.driver.extraClassPath"] = os.pathsep.join(resolved)
+    else:
+        values["spark.jars"] = ",".join(resolved)
     if settings.s3 is not None:
         s3 = settings.s3
         prefix = "spark.hadoop.fs.s3a."
@@ -105,7 +137,7 @@ def submit_command(settings: Settings, application: str, args: list[str]) -> lis
     """The spark-submit command line of a citylake job, as the DAGs' SparkSubmitOperator builds it
     (for running a job by hand or from a test): master, jars and configuration from settings."""
     spark_submit = os.path.join(os.path.dirname(sys.executable), "spark-submit")
-    command = [spark_submit, "--master", settings.spark_master, "--packages", packages(settings)]
+    command = [spark_submit, "--master", settings.spark_master]
     for key, value in conf(settings).items():
         command += ["--conf", f"{key}={value}"]
     return [*command, application, *args]
@@ -116,10 +148,8 @@ def session(app: str, settings: Settings | None = None) -> SparkSession:
     settings = settings or load()
     builder = SparkSession.builder.appName(f"citylake-{app}")
     if SparkSession.getActiveSession() is None and "PYSPARK_GATEWAY_PORT" not in os.environ:
-        # started from plain Python (tests, benchmarks): we launch the JVM, so we choose jars
-        builder = builder.master(settings.spark_master).config(
-            "spark.jars.packages", packages(settings)
-        )
+        # started from plain Python (tests, benchmarks): we launch the JVM with conf's classpath
+        builder = builder.master(settings.spark_master)
     for key, value in conf(settings).items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
@@ -128,27 +158,32 @@ def session(app: str, settings: Settings | None = None) -> SparkSession:
 
 
 def _warm() -> None:
-    """Resolves all the jars into the Ivy cache and round-trips a Delta table (used by setup)."""
+    """Resolves ALL_PACKAGES into the Ivy cache, records the jar files (JARS_MANIFEST) and
+    round-trips a Delta table with them (used by setup)."""
     import tempfile
 
+    ivy_dir = load().ivy_dir
     with tempfile.TemporaryDirectory() as folder:
         spark = (
             SparkSession.builder.appName("citylake-warm-up")
             .master("local[1]")
             .config("spark.jars.packages", ",".join(ALL_PACKAGES))
-            .config("spark.jars.ivy", str(load().ivy_dir))
+            .config("spark.jars.ivy", str(ivy_dir))
             .config("spark.jars.excludes", ",".join(EXCLUDED_PACKAGES))
             .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
             .config("spark.sql.catalog.spark_catalog",
                     "org.apache.spark.sql.delta.catalog.DeltaCatalog")
             .getOrCreate()
         )
+        resolved = [uri.removeprefix("file://") for uri in spark.conf.get("spark.jars").split(",") if uri]
         spark.range(3).write.format("delta").save(folder + "/t")
         count = spark.read.format("delta").load(folder + "/t").count()
         spark.stop()
     if count != 3:
         raise SystemExit(f"Delta round trip read {count} rows, expected 3")
-    print("spark: Delta round trip ok")
+    (ivy_dir / JARS_MANIFEST).write_text(
+        json.dumps({"packages": list(ALL_PACKAGES), "jars": resolved}, indent=1), encoding="utf-8")
+    print(f"spark: Delta round trip ok; {len(resolved)} jars recorded in {ivy_dir / JARS_MANIFEST}")
 
 
 if __name__ == "__main__":

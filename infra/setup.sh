@@ -36,7 +36,7 @@ fi
 
 # 2. Spark jars through Ivy ---------------------------------------------------------------------
 jars_want=$(.venv/bin/python -c "import citylake.spark as s; print(' '.join(s.ALL_PACKAGES))" | sha256sum | cut -c1-16)
-if [ "$(cat "$CACHE/ivy.stamp" 2>/dev/null)" != "$jars_want" ]; then
+if [ "$(cat "$CACHE/ivy.stamp" 2>/dev/null)" != "$jars_want" ] || [ ! -f "$CACHE/ivy/citylake-jars.json" ]; then
   echo "setup: resolving Spark packages from Maven Central into $CACHE/ivy"
   CITYLAKE_IVY_DIR="$CACHE/ivy" .venv/bin/python -m citylake.spark
   echo "$jars_want" > "$CACHE/ivy.stamp"

@@ -29,7 +29,7 @@ def test_cluster_needs_a_master_and_unknown_env_is_refused():
 
 
 def test_spark_conf_carries_s3a_settings_only_for_s3():
-    from citylake.spark import conf, packages
+    from citylake.spark import conf
 
     local = load({"CITYLAKE_ENV": "local"})
     s3 = load({"CITYLAKE_ENV": "s3", "CITYLAKE_S3_ENDPOINT": "http://127.0.0.1:9000",
@@ -37,7 +37,6 @@ def test_spark_conf_carries_s3a_settings_only_for_s3():
     assert not any(key.startswith("spark.hadoop.fs.s3a") for key in conf(local))
     assert conf(s3)["spark.hadoop.fs.s3a.endpoint"] == "http://127.0.0.1:9000"
     assert conf(s3)["spark.hadoop.fs.s3a.path.style.access"] == "true"
-    assert "hadoop-aws" not in packages(local) and "hadoop-aws:3.5.0" in packages(s3)
 
 
 def test_driver_and_executor_memory_default_and_override():
@@ -52,7 +51,7 @@ def test_driver_and_executor_memory_default_and_override():
 def test_departments_db_defaults_overrides_and_connection_strings():
     from psycopg.conninfo import conninfo_to_dict
 
-    from citylake.spark import packages
+    from citylake.spark import ALL_PACKAGES
 
     default = load({}).departments_db
     assert (default.host, default.port, default.database, default.user, default.password) == (
@@ -69,7 +68,7 @@ def test_departments_db_defaults_overrides_and_connection_strings():
     with pytest.raises(SettingsError, match="CITYLAKE_DEPARTMENTS_DB_PORT='x' is not a port number"):
         load({"CITYLAKE_DEPARTMENTS_DB_PORT": "x"})
     # every environment's Spark session can read exchange databases over JDBC
-    assert "org.postgresql:postgresql:42.7.14" in packages(load({}))
+    assert "org.postgresql:postgresql:42.7.14" in ALL_PACKAGES
 
 
 def test_operations_settings_default_and_validate(tmp_path):

@@ -1,4 +1,59 @@
-"""The Spark session citylake starts: its JVM options."""
+"""The Spark session citylake starts: its jars and JVM options."""
+
+import json
+import sys
+
+import pytest
+
+from citylake import spark as citylake_spark
+from citylake.settings import load
+
+
+def _ivy(tmp_path, packages=citylake_spark.ALL_PACKAGES, jar_names=("delta.jar", "bundle.jar")):
+    """An Ivy folder whose manifest lists jar files (made, so they exist)."""
+    ivy = tmp_path / "ivy"
+    (ivy / "jars").mkdir(parents=True)
+    jars = []
+    for name in jar_names:
+        (ivy / "jars" / name).write_bytes(b"PK")
+        jars.append(str(ivy / "jars" / name))
+    (ivy / citylake_spark.JARS_MANIFEST).write_text(json.dumps({"packages": list(packages), "jars": jars}))
+    return ivy, jars
+
+
+def test_a_local_driver_gets_the_resolved_jars_on_its_classpath_and_a_cluster_gets_them_shipped(tmp_path):
+    ivy, jars = _ivy(tmp_path)
+    local = citylake_spark.conf(load({"CITYLAKE_IVY_DIR": str(ivy)}))
+    assert local["spark.driver.extraClassPath"] == ":".join(jars)
+    assert "spark.jars" not in local
+    cluster = citylake_spark.conf(load({"CITYLAKE_IVY_DIR": str(ivy), "CITYLAKE_ENV": "cluster",
+                                        "CITYLAKE_SPARK_MASTER": "spark://127.0.0.1:7077",
+                                        "CITYLAKE_S3_ENDPOINT": "http://127.0.0.1:9000",
+                                        "CITYLAKE_S3_ACCESS_KEY": "a", "CITYLAKE_S3_SECRET_KEY": "b"}))
+    assert cluster["spark.jars"] == ",".join(jars) and "spark.driver.extraClassPath" not in cluster
+    # never Maven coordinates: spark-submit would resolve them at every start and put every jar on
+    # the job's Python path
+    command = citylake_spark.submit_command(load({"CITYLAKE_IVY_DIR": str(ivy)}), "jobs/land.py", [])
+    assert "--packages" not in command and not any("spark.jars.packages" in part for part in command)
+
+
+def test_jars_not_resolved_for_these_packages_say_how_to_resolve_them(tmp_path):
+    settings = load({"CITYLAKE_IVY_DIR": str(tmp_path / "empty")})
+    with pytest.raises(citylake_spark.JarsNotResolved, match="no .*citylake-jars.json; run infra/setup.sh"):
+        citylake_spark.jars(settings)
+    ivy, _ = _ivy(tmp_path / "old", packages=["io.delta:delta-spark_4.0_2.13:4.0.0"])
+    with pytest.raises(citylake_spark.JarsNotResolved, match="records other packages"):
+        citylake_spark.jars(load({"CITYLAKE_IVY_DIR": str(ivy)}))
+    ivy, jars = _ivy(tmp_path / "gone")
+    (ivy / "jars" / "bundle.jar").unlink()
+    with pytest.raises(citylake_spark.JarsNotResolved, match="1 jar.* no longer there .*bundle.jar"):
+        citylake_spark.jars(load({"CITYLAKE_IVY_DIR": str(ivy)}))
+
+
+def test_the_session_runs_delta_with_no_jar_on_the_python_path(spark, tmp_path):
+    spark.range(2).write.format("delta").save(str(tmp_path / "t"))
+    assert spark.read.format("delta").load(str(tmp_path / "t")).count() == 2
+    assert [entry for entry in sys.path if entry.endswith(".jar")] == []
 
 
 def test_driver_jvm_has_room_to_compile_a_long_night(spark):

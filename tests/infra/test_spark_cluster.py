@@ -28,15 +28,18 @@ def cluster(tmp_path_factory):
     ui_port = free_port()
     env = clean_environment(CITYLAKE_DATA_DIR=str(data), CITYLAKE_SPARK_MASTER_PORT=str(free_port()),
                             CITYLAKE_SPARK_MASTER_UI_PORT=str(ui_port), CITYLAKE_SPARK_WORKER_MEMORY="3g")
-    settings = citylake_settings.load({"CITYLAKE_ENV": "local", "CITYLAKE_DATA_DIR": str(data)})
-    manifest = generator.generate(200, 5, date.fromisoformat(NIGHT), settings.incoming_dir, settings.truth_dir)
     try:
         env |= exports(run(["infra/spark-cluster.sh", "start"], env, timeout=180).stdout)
+        # the local lake, Spark on the cluster (CITYLAKE_SPARK_MASTER from the cluster's exports)
+        settings = citylake_settings.load({**env, "CITYLAKE_ENV": "local"})
+        manifest = generator.generate(200, 5, date.fromisoformat(NIGHT), settings.incoming_dir,
+                                      settings.truth_dir)
         # Airflow pointed at this project as infra/nightly.sh points it (citylake airflow-env)
-        env |= orchestration.airflow_environment(citylake_settings.load({**env, "CITYLAKE_ENV": "local"}))
+        env |= orchestration.airflow_environment(settings)
         orchestration.lineage_file(settings).parent.mkdir(parents=True, exist_ok=True)
         run(["airflow", "db", "migrate"], env, timeout=600)
-        run(["airflow", "pools", "set", "citylake_lake_writers", "1", "citylake: one lake writer"], env, timeout=120)
+        run(["airflow", "pools", "set", orchestration.LAKE_WRITERS_POOL, "1", "citylake: one lake writer"], env,
+            timeout=120)
         result = run(["airflow", "dags", "test", DAG_ID, NIGHT], env, timeout=1200)
         with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/json/", timeout=10) as response:
             state = json.load(response)
