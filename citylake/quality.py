@@ -329,10 +329,10 @@ _CONTEXTS: dict[Path, object] = {}
 
 def _context(gx_root: Path):
     """The file context under gx_root, opened once per process."""
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)  # its import logs ~200 lines at INFO
     import great_expectations as gx
 
     if gx_root not in _CONTEXTS:
-        logging.getLogger("great_expectations").setLevel(logging.WARNING)
         context = gx.get_context(mode="file", project_root_dir=str(gx_root))
         context.variables.progress_bars = {"globally": False}
         _CONTEXTS[gx_root] = context
@@ -447,6 +447,7 @@ def run_gate(
     engine: str = "single_pass",
 ) -> GateReport:
     """Validates the DataFrame against the suite, recording results and Data Docs in GX."""
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)  # its import logs ~200 lines at INFO
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -57,6 +58,11 @@ DELTA_LOGS_KEPT = 48  # Delta tables whose log and snapshot a session keeps open
 JARS_MANIFEST = "citylake-jars.json"  # in the Ivy folder: ALL_PACKAGES and the jar files they resolved to
 
 
+# in the Ivy folder: the classes a citylake driver loads (Spark's, Delta's, the JDK's), parsed and
+# verified once by setup (python -m citylake.spark), mapped by every local driver (AppCDS)
+CLASS_ARCHIVE = "citylake-classes.jsa"
+
+
 class JarsNotResolved(RuntimeError):
     """The Ivy folder has no jars resolved for this version of ALL_PACKAGES."""
 
@@ -77,13 +83,23 @@ def jars(settings: Settings) -> list[str]:
     return recorded["jars"]
 
 
+def class_archive_option(settings: Settings) -> str:
+    """The JVM option that maps setup's class archive, when there is one and the driver runs the
+    classpath it was made with (a local master's); a JVM of another build ignores it."""
+    archive = settings.ivy_dir / CLASS_ARCHIVE
+    if settings.spark_master.startswith("local") and archive.is_file():
+        return f" -XX:SharedArchiveFile={archive}"
+    return ""
+
+
 def conf(settings: Settings) -> dict[str, str]:
     """Spark configuration for a citylake application (everything but the master), its jars
     included."""
     resolved = jars(settings)
     values = {
-        # Nightly jobs are short-lived JVMs: C1-only compilation saves a quarter of their time.
-        "spark.driver.extraJavaOptions": settings.driver_java_options,
+        # Nightly jobs are short-lived JVMs: C1-only compilation saves a quarter of their time,
+        # the class archive most of loading Spark's and Delta's classes.
+        "spark.driver.extraJavaOptions": settings.driver_java_options + class_archive_option(settings),
         "spark.executor.extraJavaOptions": settings.driver_java_options,  # on a cluster (settings.py)
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
@@ -186,5 +202,56 @@ def _warm() -> None:
     print(f"spark: Delta round trip ok; {len(resolved)} jars recorded in {ivy_dir / JARS_MANIFEST}")
 
 
+def _archive_classes() -> None:
+    """Makes CLASS_ARCHIVE: a local driver with the jobs' classpath that reads and writes Delta the
+    way the jobs do, dumping the classes it loaded when its JVM exits (-XX:ArchiveClassesAtExit)."""
+    import tempfile
+
+    settings = load()
+    archive = settings.ivy_dir / CLASS_ARCHIVE
+    archive.unlink(missing_ok=True)
+    making = archive.with_suffix(".making")
+    settings = replace(settings, spark_master="local[2]",
+                       driver_java_options=f"{settings.driver_java_options} -XX:ArchiveClassesAtExit={making}")
+    spark = session("class-archive", settings)
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "extract.csv").write_text("id,name,day\n1,张三,2026-11-23\n2,李四,2026-11-24\n", encoding="utf-8")
+        extract = (spark.read.option("header", True).csv(f"{folder}/extract.csv")
+                   .withColumn("raw", F.decode(F.encode("name", "UTF-8"), "GB18030"))
+                   .withColumn("day", F.to_date("day")).withColumn("rank", F.row_number().over(
+                       Window.partitionBy("day").orderBy("id"))))
+        table = f"{folder}/table"
+        extract.write.format("delta").partitionBy("day").save(table)
+        extract.where("day = DATE'2026-11-23'").write.format("delta").mode("overwrite").option(
+            "replaceWhere", "day = DATE'2026-11-23'").save(table)
+        spark.sql(f"DESCRIBE DETAIL delta.`{table}`").collect()
+        spark.sql(f"MERGE INTO delta.`{table}` t USING delta.`{table}` s ON t.id = s.id "
+                  "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *")
+        read = spark.read.format("delta").load(table).where("id > 0").localCheckpoint()
+        read.join(spark.createDataFrame([("1", 1.0)], "id string, score double"), "id", "left") \
+            .groupBy("day").agg(F.count("*"), F.approx_count_distinct("name")).toPandas()
+        spark.stop()
+    # the JVM writes the archive as it exits, after this process
+    print(f"spark: class archive will be written to {archive}")
+
+
+def _install_archive() -> None:
+    settings = load()
+    archive = settings.ivy_dir / CLASS_ARCHIVE
+    making = archive.with_suffix(".making")
+    if not making.is_file():
+        raise SystemExit(f"spark: no class archive made ({making}); jobs run without one")
+    making.rename(archive)
+    print(f"spark: class archive {archive} ({archive.stat().st_size // 2**20} MB)")
+
+
 if __name__ == "__main__":
-    _warm()
+    if sys.argv[1:] == ["archive-classes"]:
+        _archive_classes()
+    elif sys.argv[1:] == ["install-archive"]:
+        _install_archive()
+    else:
+        _warm()

@@ -2,7 +2,7 @@
 # Sets citylake up from nothing, idempotently; the second run only checks stamps (seconds).
 #   1. a virtualenv in .venv with the pinned stack (pyproject.toml + constraints.txt)
 #   2. Spark's Ivy cache warmed with the Delta, hadoop-aws, AWS SDK bundle and PostgreSQL JDBC jars
-#      (Maven Central)
+#      (Maven Central), and a class archive (AppCDS) of what a Spark driver loads
 #   3. the MinIO server, built through the Go module proxy at a pinned version
 #   4. the PostgreSQL server for departments' exchange databases, Debian's package (apt-get)
 #   5. the Docker Compose CLI plugin (validates infra/deploy/compose.yaml), built from its module
@@ -34,11 +34,17 @@ else
   echo "setup: Python stack up to date"
 fi
 
-# 2. Spark jars through Ivy ---------------------------------------------------------------------
-jars_want=$(.venv/bin/python -c "import citylake.spark as s; print(' '.join(s.ALL_PACKAGES))" | sha256sum | cut -c1-16)
+# 2. Spark jars through Ivy, and the drivers' class archive -----------------------------------------
+# (the archive holds classes of this JDK and this Spark: either changing makes them again)
+jars_want=$( { .venv/bin/python -c "import citylake.spark as s, pyspark; print(' '.join(s.ALL_PACKAGES), pyspark.__version__)"
+               java -version 2>&1; } | sha256sum | cut -c1-16)
 if [ "$(cat "$CACHE/ivy.stamp" 2>/dev/null)" != "$jars_want" ] || [ ! -f "$CACHE/ivy/citylake-jars.json" ]; then
   echo "setup: resolving Spark packages from Maven Central into $CACHE/ivy"
   CITYLAKE_IVY_DIR="$CACHE/ivy" .venv/bin/python -m citylake.spark
+  echo "setup: archiving the classes a Spark driver loads (AppCDS)"
+  CITYLAKE_IVY_DIR="$CACHE/ivy" .venv/bin/python -m citylake.spark archive-classes > "$CACHE/ivy/archive-classes.log" 2>&1 \
+    && CITYLAKE_IVY_DIR="$CACHE/ivy" .venv/bin/python -m citylake.spark install-archive \
+    || echo "setup: no class archive (see $CACHE/ivy/archive-classes.log); Spark drivers start without one"
   echo "$jars_want" > "$CACHE/ivy.stamp"
 else
   echo "setup: Spark packages cached"

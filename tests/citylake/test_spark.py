@@ -1,6 +1,8 @@
 """The Spark session citylake starts: its jars and JVM options."""
 
 import json
+import re
+import subprocess
 import sys
 
 import pytest
@@ -37,6 +39,20 @@ def test_a_local_driver_gets_the_resolved_jars_on_its_classpath_and_a_cluster_ge
     assert "--packages" not in command and not any("spark.jars.packages" in part for part in command)
 
 
+def test_a_local_driver_maps_the_class_archive_when_setup_made_one(tmp_path):
+    ivy, _ = _ivy(tmp_path)
+    local = load({"CITYLAKE_IVY_DIR": str(ivy)})
+    assert "SharedArchiveFile" not in citylake_spark.conf(local)["spark.driver.extraJavaOptions"]
+    (ivy / citylake_spark.CLASS_ARCHIVE).write_bytes(b"archive")
+    options = citylake_spark.conf(local)["spark.driver.extraJavaOptions"]
+    assert options.endswith(f"-XX:ReservedCodeCacheSize=240m -XX:SharedArchiveFile={ivy / citylake_spark.CLASS_ARCHIVE}")
+    # a cluster's driver has another classpath than the archive's (spark.jars): it would not map
+    cluster = load({"CITYLAKE_IVY_DIR": str(ivy), "CITYLAKE_ENV": "cluster", "CITYLAKE_SPARK_MASTER": "spark://h:7077",
+                    "CITYLAKE_S3_ENDPOINT": "http://127.0.0.1:9000", "CITYLAKE_S3_ACCESS_KEY": "a",
+                    "CITYLAKE_S3_SECRET_KEY": "b"})
+    assert "SharedArchiveFile" not in citylake_spark.conf(cluster)["spark.driver.extraJavaOptions"]
+
+
 def test_jars_not_resolved_for_these_packages_say_how_to_resolve_them(tmp_path):
     settings = load({"CITYLAKE_IVY_DIR": str(tmp_path / "empty")})
     with pytest.raises(citylake_spark.JarsNotResolved, match="no .*citylake-jars.json; run infra/setup.sh"):
@@ -50,10 +66,22 @@ def test_jars_not_resolved_for_these_packages_say_how_to_resolve_them(tmp_path):
         citylake_spark.jars(load({"CITYLAKE_IVY_DIR": str(ivy)}))
 
 
-def test_the_session_runs_delta_with_no_jar_on_the_python_path(spark, tmp_path):
+def test_the_session_runs_delta_with_no_jar_on_the_python_path_and_setup_s_class_archive(spark, local_settings,
+                                                                                          tmp_path):
     spark.range(2).write.format("delta").save(str(tmp_path / "t"))
     assert spark.read.format("delta").load(str(tmp_path / "t")).count() == 2
     assert [entry for entry in sys.path if entry.endswith(".jar")] == []
+    archive = local_settings.ivy_dir / citylake_spark.CLASS_ARCHIVE
+    assert archive.is_file(), "infra/setup.sh makes the class archive (see archive-classes.log beside it)"
+    jvm = spark.sparkContext._jvm
+    diagnostics = jvm.java.lang.management.ManagementFactory.getPlatformMXBean(
+        jvm.com.sun.management.HotSpotDiagnosticMXBean._java_lang_class)
+    assert diagnostics.getVMOption("SharedArchiveFile").getValue() == str(archive)
+    # mapped, not only named (a JVM that cannot use an archive says why and runs without it)
+    info = subprocess.run(["jcmd", str(jvm.ProcessHandle.current().pid()), "VM.info"], capture_output=True,
+                          text=True, check=True, timeout=120).stdout
+    mapped = re.search(r"CDS archive\(s\) mapped at: .*size (\d+)", info)
+    assert mapped and int(mapped.group(1)) > archive.stat().st_size, "the class archive is not mapped"
 
 
 def test_driver_jvm_has_room_to_compile_a_long_night(spark):
