@@ -58,9 +58,15 @@ DELTA_LOGS_KEPT = 48  # Delta tables whose log and snapshot a session keeps open
 JARS_MANIFEST = "citylake-jars.json"  # in the Ivy folder: ALL_PACKAGES and the jar files they resolved to
 
 
-# in the Ivy folder: the classes a citylake driver loads (Spark's, Delta's, the JDK's), parsed and
-# verified once by setup (python -m citylake.spark), mapped by every local driver (AppCDS)
+# The classes a citylake driver loads (Spark's, Delta's, the JDK's), parsed and verified once by
+# setup (python -m citylake.spark archive-classes), mapped by every local driver (AppCDS). The JVM
+# maps an archive only on the classpath it was made with, which names this environment's pyspark
+# jars: the archive lives in the environment (the virtualenv), beside them.
 CLASS_ARCHIVE = "citylake-classes.jsa"
+
+
+def class_archive() -> Path:
+    return Path(sys.prefix) / CLASS_ARCHIVE
 
 
 class JarsNotResolved(RuntimeError):
@@ -86,7 +92,7 @@ def jars(settings: Settings) -> list[str]:
 def class_archive_option(settings: Settings) -> str:
     """The JVM option that maps setup's class archive, when there is one and the driver runs the
     classpath it was made with (a local master's); a JVM of another build ignores it."""
-    archive = settings.ivy_dir / CLASS_ARCHIVE
+    archive = class_archive()
     if settings.spark_master.startswith("local") and archive.is_file():
         return f" -XX:SharedArchiveFile={archive}"
     return ""
@@ -203,12 +209,14 @@ def _warm() -> None:
 
 
 def _archive_classes() -> None:
-    """Makes CLASS_ARCHIVE: a local driver with the jobs' classpath that reads and writes Delta the
-    way the jobs do, dumping the classes it loaded when its JVM exits (-XX:ArchiveClassesAtExit)."""
+    """Makes the class archive: a local driver with the jobs' classpath that reads and writes Delta
+    the way the jobs do, dumping the classes it loaded when its JVM exits (-XX:ArchiveClassesAtExit)."""
     import tempfile
 
+    from pyspark import SparkContext
+
     settings = load()
-    archive = settings.ivy_dir / CLASS_ARCHIVE
+    archive = class_archive()
     archive.unlink(missing_ok=True)
     making = archive.with_suffix(".making")
     settings = replace(settings, spark_master="local[2]",
@@ -233,17 +241,12 @@ def _archive_classes() -> None:
         read = spark.read.format("delta").load(table).where("id > 0").localCheckpoint()
         read.join(spark.createDataFrame([("1", 1.0)], "id string, score double"), "id", "left") \
             .groupBy("day").agg(F.count("*"), F.approx_count_distinct("name")).toPandas()
+        jvm = SparkContext._gateway.proc
         spark.stop()
-    # the JVM writes the archive as it exits, after this process
-    print(f"spark: class archive will be written to {archive}")
-
-
-def _install_archive() -> None:
-    settings = load()
-    archive = settings.ivy_dir / CLASS_ARCHIVE
-    making = archive.with_suffix(".making")
+    jvm.stdin.close()  # the JVM exits when its Python goes, writing the archive as it does
+    jvm.wait(timeout=600)
     if not making.is_file():
-        raise SystemExit(f"spark: no class archive made ({making}); jobs run without one")
+        raise SystemExit(f"spark: the JVM wrote no class archive ({making})")
     making.rename(archive)
     print(f"spark: class archive {archive} ({archive.stat().st_size // 2**20} MB)")
 
@@ -251,7 +254,5 @@ def _install_archive() -> None:
 if __name__ == "__main__":
     if sys.argv[1:] == ["archive-classes"]:
         _archive_classes()
-    elif sys.argv[1:] == ["install-archive"]:
-        _install_archive()
     else:
         _warm()

@@ -35,19 +35,23 @@ else
 fi
 
 # 2. Spark jars through Ivy, and the drivers' class archive -----------------------------------------
-# (the archive holds classes of this JDK and this Spark: either changing makes them again)
-jars_want=$( { .venv/bin/python -c "import citylake.spark as s, pyspark; print(' '.join(s.ALL_PACKAGES), pyspark.__version__)"
-               java -version 2>&1; } | sha256sum | cut -c1-16)
+jars_want=$( { .venv/bin/python -c "import citylake.spark as s; print(' '.join(s.ALL_PACKAGES))"; java -version 2>&1; } \
+             | sha256sum | cut -c1-16)
 if [ "$(cat "$CACHE/ivy.stamp" 2>/dev/null)" != "$jars_want" ] || [ ! -f "$CACHE/ivy/citylake-jars.json" ]; then
   echo "setup: resolving Spark packages from Maven Central into $CACHE/ivy"
   CITYLAKE_IVY_DIR="$CACHE/ivy" .venv/bin/python -m citylake.spark
-  echo "setup: archiving the classes a Spark driver loads (AppCDS)"
-  CITYLAKE_IVY_DIR="$CACHE/ivy" .venv/bin/python -m citylake.spark archive-classes > "$CACHE/ivy/archive-classes.log" 2>&1 \
-    && CITYLAKE_IVY_DIR="$CACHE/ivy" .venv/bin/python -m citylake.spark install-archive \
-    || echo "setup: no class archive (see $CACHE/ivy/archive-classes.log); Spark drivers start without one"
   echo "$jars_want" > "$CACHE/ivy.stamp"
 else
   echo "setup: Spark packages cached"
+fi
+# the classes of this JDK, these jars and this environment's Spark: made again when any changes
+archive=.venv/citylake-classes.jsa
+if [ ! -f "$archive" ] || [ "$archive" -ot "$CACHE/ivy.stamp" ] || [ "$archive" -ot .venv/.citylake-stamp ]; then
+  echo "setup: archiving the classes a Spark driver loads (AppCDS) in $archive"
+  CITYLAKE_IVY_DIR="$CACHE/ivy" .venv/bin/python -m citylake.spark archive-classes > .venv/archive-classes.log 2>&1 \
+    || echo "setup: no class archive (see .venv/archive-classes.log); Spark drivers start without one"
+else
+  echo "setup: class archive present"
 fi
 
 # 3. MinIO ----------------------------------------------------------------------------------------

@@ -39,13 +39,16 @@ def test_a_local_driver_gets_the_resolved_jars_on_its_classpath_and_a_cluster_ge
     assert "--packages" not in command and not any("spark.jars.packages" in part for part in command)
 
 
-def test_a_local_driver_maps_the_class_archive_when_setup_made_one(tmp_path):
+def test_a_local_driver_maps_the_class_archive_when_setup_made_one(tmp_path, monkeypatch):
     ivy, _ = _ivy(tmp_path)
+    archive = tmp_path / "venv" / citylake_spark.CLASS_ARCHIVE
+    monkeypatch.setattr(citylake_spark, "class_archive", lambda: archive)
     local = load({"CITYLAKE_IVY_DIR": str(ivy)})
     assert "SharedArchiveFile" not in citylake_spark.conf(local)["spark.driver.extraJavaOptions"]
-    (ivy / citylake_spark.CLASS_ARCHIVE).write_bytes(b"archive")
+    archive.parent.mkdir()
+    archive.write_bytes(b"archive")
     options = citylake_spark.conf(local)["spark.driver.extraJavaOptions"]
-    assert options.endswith(f"-XX:ReservedCodeCacheSize=240m -XX:SharedArchiveFile={ivy / citylake_spark.CLASS_ARCHIVE}")
+    assert options.endswith(f"-XX:ReservedCodeCacheSize=240m -XX:SharedArchiveFile={archive}")
     # a cluster's driver has another classpath than the archive's (spark.jars): it would not map
     cluster = load({"CITYLAKE_IVY_DIR": str(ivy), "CITYLAKE_ENV": "cluster", "CITYLAKE_SPARK_MASTER": "spark://h:7077",
                     "CITYLAKE_S3_ENDPOINT": "http://127.0.0.1:9000", "CITYLAKE_S3_ACCESS_KEY": "a",
@@ -66,13 +69,12 @@ def test_jars_not_resolved_for_these_packages_say_how_to_resolve_them(tmp_path):
         citylake_spark.jars(load({"CITYLAKE_IVY_DIR": str(ivy)}))
 
 
-def test_the_session_runs_delta_with_no_jar_on_the_python_path_and_setup_s_class_archive(spark, local_settings,
-                                                                                          tmp_path):
+def test_the_session_runs_delta_with_no_jar_on_the_python_path_and_setup_s_class_archive(spark, tmp_path):
     spark.range(2).write.format("delta").save(str(tmp_path / "t"))
     assert spark.read.format("delta").load(str(tmp_path / "t")).count() == 2
     assert [entry for entry in sys.path if entry.endswith(".jar")] == []
-    archive = local_settings.ivy_dir / citylake_spark.CLASS_ARCHIVE
-    assert archive.is_file(), "infra/setup.sh makes the class archive (see archive-classes.log beside it)"
+    archive = citylake_spark.class_archive()
+    assert archive.is_file(), "infra/setup.sh makes the class archive (see .venv/archive-classes.log)"
     jvm = spark.sparkContext._jvm
     diagnostics = jvm.java.lang.management.ManagementFactory.getPlatformMXBean(
         jvm.com.sun.management.HotSpotDiagnosticMXBean._java_lang_class)
