@@ -327,11 +327,18 @@ def _locked(directory: Path):
 _CONTEXTS: dict[Path, object] = {}
 
 
+def _great_expectations():
+    """The great_expectations module, imported with its loggers at WARNING (its import logs
+    ~200 lines at INFO into every task's log)."""
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    import great_expectations
+
+    return great_expectations
+
+
 def _context(gx_root: Path):
     """The file context under gx_root, opened once per process."""
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)  # its import logs ~200 lines at INFO
-    import great_expectations as gx
-
+    gx = _great_expectations()
     if gx_root not in _CONTEXTS:
         context = gx.get_context(mode="file", project_root_dir=str(gx_root))
         context.variables.progress_bars = {"globally": False}
@@ -447,8 +454,7 @@ def run_gate(
     engine: str = "single_pass",
 ) -> GateReport:
     """Validates the DataFrame against the suite, recording results and Data Docs in GX."""
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)  # its import logs ~200 lines at INFO
-    import great_expectations as gx
+    gx = _great_expectations()
     from great_expectations.core.run_identifier import RunIdentifier
 
     gx_root = Path(gx_root)

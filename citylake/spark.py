@@ -89,23 +89,13 @@ def jars(settings: Settings) -> list[str]:
     return recorded["jars"]
 
 
-def class_archive_option(settings: Settings) -> str:
-    """The JVM option that maps setup's class archive, when there is one and the driver runs the
-    classpath it was made with (a local master's); a JVM of another build ignores it."""
-    archive = class_archive()
-    if settings.spark_master.startswith("local") and archive.is_file():
-        return f" -XX:SharedArchiveFile={archive}"
-    return ""
-
-
 def conf(settings: Settings) -> dict[str, str]:
     """Spark configuration for a citylake application (everything but the master), its jars
     included."""
     resolved = jars(settings)
     values = {
-        # Nightly jobs are short-lived JVMs: C1-only compilation saves a quarter of their time,
-        # the class archive most of loading Spark's and Delta's classes.
-        "spark.driver.extraJavaOptions": settings.driver_java_options + class_archive_option(settings),
+        # Nightly jobs are short-lived JVMs: C1-only compilation saves a quarter of their time.
+        "spark.driver.extraJavaOptions": settings.driver_java_options,
         "spark.executor.extraJavaOptions": settings.driver_java_options,  # on a cluster (settings.py)
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
@@ -131,6 +121,10 @@ def conf(settings: Settings) -> dict[str, str]:
     }
     if settings.spark_master.startswith("local"):
         values["spark.driver.extraClassPath"] = os.pathsep.join(resolved)
+        # setup's class archive saves most of loading Spark's and Delta's classes; it maps on the
+        # classpath it was made with, a local driver's (a JVM of another build ignores it)
+        if class_archive().is_file():
+            values["spark.driver.extraJavaOptions"] += f" -XX:SharedArchiveFile={class_archive()}"
     else:
         values["spark.jars"] = ",".join(resolved)
     if settings.s3 is not None:
