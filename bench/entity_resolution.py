@@ -32,6 +32,10 @@ Writes bench/results/entity_resolution.json (the figures per size, and the 1M on
 level with the _1m suffix where the issue names them so); sizes not given keep the figures the
 file already holds. For 1M residents give the driver more memory: CITYLAKE_DRIVER_MEMORY=10g.
 
+--reuse-city DIR builds both nights again in a city --keep kept (generated, landed and
+standardised once): only the builds run, so a change to them is measured in a fraction of the
+time (at 1M, ingest is about as long as the builds); ingest_s is then null.
+
 --timing-only skips night one's quality figures (F1, blocking completeness: the latter resolves
 night one's persons once more), which at 1M take about as long as the build; the top-level
 quality figures then come from the largest size measured with them.
@@ -40,6 +44,7 @@ quality figures then come from the largest size measured with them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -67,15 +72,15 @@ from citylake import contracts, job as citylake_job, lake
 from citylake.population import person_records
 from citylake.resolution import evaluate, load_config, resolve, truth_tables
 
-night, stage, timing_only = sys.argv[1], sys.argv[2], sys.argv[3] == "timing"
+night, stage, timing_only, ingest = sys.argv[1], sys.argv[2], sys.argv[3] == "timing", sys.argv[4] == "ingest"
 land, standardise, build_base = job("land"), job("standardise"), job("build_base")
 settings, spark = citylake_job.start("bench-entity-resolution")
 out = {}
 t = time.perf_counter()
-for name in contracts.load_all():
+for name in contracts.load_all() if ingest else ():
     land.land(spark, settings, name, night, "bench")
     standardise.standardise(spark, settings, name, night, "bench")
-out["ingest_s"] = round(time.perf_counter() - t, 1)
+out["ingest_s"] = round(time.perf_counter() - t, 1) if ingest else None
 for library in ("population", "legal_entity", "credit"):
     t = time.perf_counter()
     build_base.build(spark, settings, library, night, "bench")
@@ -139,19 +144,25 @@ def _run(command: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedP
     return result, time.perf_counter() - started
 
 
-def measure(people: int, seed: int, work: Path, timing_only: bool = False) -> dict:
+def measure(people: int, seed: int, work: Path, timing_only: bool = False, reuse: bool = False) -> dict:
+    """Both nights of a ``people`` city in ``work``: generated, landed, standardised and built; or,
+    with ``reuse``, ``work`` already holds both nights landed and standardised (``--keep``'s
+    folder): only the build is run again, from night one in full (its base tables removed first)."""
     from citylake.settings import COMPILE_HUGE_METHODS, DRIVER_JAVA_OPTIONS
 
     # the base libraries' jobs compile the scoring stage's huge method (citylake/orchestration.py)
     env = city_environment(work) | {"CITYLAKE_DRIVER_JAVA_OPTIONS": f"{DRIVER_JAVA_OPTIONS} {COMPILE_HUGE_METHODS}"}
     python = str(ROOT / ".venv" / "bin" / "python")
     nights = {}
-    with departments_db(env):
+    if reuse:
+        _clear_build(work)
+    with contextlib.nullcontext() if reuse else departments_db(env):
         for number, night in enumerate(NIGHTS, start=1):
-            _run([str(ROOT / ".venv" / "bin" / "citylake"), "generate", "--people", str(people), "--seed", str(seed),
-                  "--date", night, "--night", str(number), "--no-progress"], env)
+            if not reuse:
+                _run([str(ROOT / ".venv" / "bin" / "citylake"), "generate", "--people", str(people), "--seed",
+                      str(seed), "--date", night, "--night", str(number), "--no-progress"], env)
             done, _ = _run([python, "-c", RUN, night, "full" if number == 1 else "incremental",
-                            "timing" if timing_only else "quality"], env)
+                            "timing" if timing_only else "quality", "reuse" if reuse else "ingest"], env)
             nights[night] = result_of(done.stdout)
             print(f"  {people} residents, night {number}: built in {nights[night]['build_s']} s "
                   f"({nights[night]['mode']})", flush=True)
@@ -189,6 +200,18 @@ def measure(people: int, seed: int, work: Path, timing_only: bool = False) -> di
         "incremental_person_f1": second["person"]["pairwise"]["f1"],
         "incremental_entity_f1": second["entity"]["pairwise"]["f1"],
     }
+
+
+def _clear_build(work: Path) -> None:
+    """Removes what the builds wrote in a kept city's folder (the base and theme layers, the
+    nights' resolution and build reports), so its nights are built again as the first time."""
+    if not (work / "lake" / "standard").is_dir():
+        sys.exit(f"--reuse-city {work}: no lake/standard there (keep a city with --keep first)")
+    for layer in ("base", "theme"):
+        shutil.rmtree(work / "lake" / layer, ignore_errors=True)
+    for night in NIGHTS:
+        for folder in ("resolution", "build"):
+            shutil.rmtree(work / "reports" / night / folder, ignore_errors=True)
 
 
 def size_label(people: int) -> str:
@@ -231,13 +254,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=HERE / "results" / "entity_resolution.json")
     parser.add_argument("--keep", type=Path, default=None,
                         help="keep the largest city's data folder here (for bench/analyst_queries.py)")
+    parser.add_argument("--reuse-city", type=Path, default=None,
+                        help="build again a city --keep kept (one size: the city's): no generating or ingest")
     parser.add_argument("--timing-only", action="store_true",
                         help="skip night one's F1 and blocking completeness (see the module doc)")
     parser.add_argument("--summarise-only", action="store_true",
                         help="measure nothing: rewrite the summary from the runs the results file holds")
     args = parser.parse_args(argv)
+    if args.reuse_city is not None and (len(args.sizes) != 1 or args.keep is not None):
+        parser.error("--reuse-city: give the city's one size in --sizes, and no --keep")
     runs = {}
     for people in [] if args.summarise_only else args.sizes:
+        if args.reuse_city is not None:
+            runs[people] = measure(people, args.seed, args.reuse_city.resolve(), args.timing_only, reuse=True)
+            print(json.dumps({k: v for k, v in runs[people].items() if k != "nights"}, indent=2), flush=True)
+            continue
         work = Path(tempfile.mkdtemp(prefix=f"citylake-bench-er-{people}-", dir="/tmp"))
         try:
             runs[people] = measure(people, args.seed, work, args.timing_only)
