@@ -267,17 +267,16 @@ def main(argv: list[str] | None = None) -> int:
     for people in [] if args.summarise_only else args.sizes:
         if args.reuse_city is not None:
             runs[people] = measure(people, args.seed, args.reuse_city.resolve(), args.timing_only, reuse=True)
-            print(json.dumps({k: v for k, v in runs[people].items() if k != "nights"}, indent=2), flush=True)
-            continue
-        work = Path(tempfile.mkdtemp(prefix=f"citylake-bench-er-{people}-", dir="/tmp"))
-        try:
-            runs[people] = measure(people, args.seed, work, args.timing_only)
-        finally:
-            if args.keep is not None and people == max(args.sizes):
-                shutil.rmtree(args.keep, ignore_errors=True)
-                shutil.move(str(work), args.keep)
-            else:
-                shutil.rmtree(work, ignore_errors=True)
+        else:
+            work = Path(tempfile.mkdtemp(prefix=f"citylake-bench-er-{people}-", dir="/tmp"))
+            try:
+                runs[people] = measure(people, args.seed, work, args.timing_only)
+            finally:
+                if args.keep is not None and people == max(args.sizes):
+                    shutil.rmtree(args.keep, ignore_errors=True)
+                    shutil.move(str(work), args.keep)
+                else:
+                    shutil.rmtree(work, ignore_errors=True)
         print(json.dumps({k: v for k, v in runs[people].items() if k != "nights"}, indent=2), flush=True)
     earlier = json.loads(args.out.read_text()) if args.out.exists() else {}
     # sizes not measured this time keep their last figures, and so does a note of a partial run

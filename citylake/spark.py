@@ -123,8 +123,9 @@ def conf(settings: Settings) -> dict[str, str]:
         values["spark.driver.extraClassPath"] = os.pathsep.join(resolved)
         # setup's class archive saves most of loading Spark's and Delta's classes; it maps on the
         # classpath it was made with, a local driver's (a JVM of another build ignores it)
-        if class_archive().is_file():
-            values["spark.driver.extraJavaOptions"] += f" -XX:SharedArchiveFile={class_archive()}"
+        archive = class_archive()
+        if archive.is_file():
+            values["spark.driver.extraJavaOptions"] += f" -XX:SharedArchiveFile={archive}"
     else:
         values["spark.jars"] = ",".join(resolved)
     if settings.s3 is not None:
