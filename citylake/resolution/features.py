@@ -359,6 +359,16 @@ def missing_fields(config: ResolutionConfig, columns: list[str]) -> list[str]:
     return [field for field, spec in config.fields.items() if not _source(spec, field, set(columns))[1]]
 
 
+def content_hash(values: list[Column]) -> Column:
+    """A hash of ``values`` (as text, in order): 32 hex digits of the SHA-256 of an encoding that
+    tells every list of values apart, each value as its length, a colon and the value, a null as
+    a dash (so "ab", null and null, "ab" differ, as do "a", "bc" and "ab", "c"). Cheaper than the
+    JSON it replaced, which took a third of the time of an incremental night's diff."""
+    encoded = [F.coalesce(F.concat(F.length(text).cast("string"), F.lit(":"), text), F.lit("-"))
+               for text in (value.cast("string") for value in values)]
+    return F.substring(F.sha2(F.concat(*encoded), 256), 1, 32)
+
+
 def delivery(records: DataFrame, config: ResolutionConfig, truth_column: str | None = None) -> dict[str, Column]:
     """The delivered values as columns over ``records`` (checked against its columns), by name:
     the record key (KEY), the truth key (TRUTH) when given, a content hash of the fields and the
@@ -380,13 +390,11 @@ def delivery(records: DataFrame, config: ResolutionConfig, truth_column: str | N
                 raise ConfigError(f"{config.source}: fields.{field}.expr: {spec.expr!r}: "
                                   f"{str(error).splitlines()[0]}") from None
         sources[field] = column
-    content = F.sha2(F.to_json(F.struct(*[column.cast("string").alias(field) for field, column in sources.items()],
-                                        *[F.col(f"`{name}`").cast("string").alias(f"__content_{name}")
-                                          for name in config.content if name in columns])), 256)
+    content = content_hash([*sources.values(), *[F.col(f"`{name}`") for name in config.content if name in columns]])
     return {
         KEY: F.concat_ws("|", *[F.coalesce(F.col(f"`{key}`").cast("string"), F.lit("")) for key in config.record_key]),
         **({TRUTH: F.col(f"`{truth_column}`").cast("string")} if truth_column else {}),
-        HASH: F.substring(content, 1, 32),
+        HASH: content,
         **{f"__src_{field}": column for field, column in sources.items()},
     }
 

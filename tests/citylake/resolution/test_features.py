@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+from pyspark.sql import functions as F
 
 from citylake.resolution import features, parse_config
 
@@ -134,3 +135,14 @@ def test_a_change_in_a_content_column_changes_the_content_hash(spark):
     delivered = rows.select("key", features.delivery(rows, config)[features.HASH].alias("hash"))
     hashes = {row.key: row.hash for row in delivered.collect()}
     assert hashes["a"] == hashes["c"] != hashes["b"]  # the name alike, the ethnicity not
+
+
+def test_the_content_hash_tells_apart_where_values_and_nulls_fall(spark):
+    rows = spark.createDataFrame([("1", "ab", None), ("2", None, "ab"), ("3", "a", "bc"), ("4", "ab", "c"),
+                                  ("5", "ab", None), ("6", "", None), ("7", None, None)],
+                                 "key string, first string, second string")
+    hashed = rows.select("key", features.content_hash([F.col("first"), F.col("second")]).alias("hash"))
+    hashes = {row.key: row.hash for row in hashed.collect()}
+    assert hashes["1"] == hashes["5"]  # the same values
+    assert len({hashes[key] for key in "123467"}) == 6  # moved, split differently, empty or null: all differ
+    assert all(len(value) == 32 for value in hashes.values())
