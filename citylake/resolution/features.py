@@ -363,7 +363,7 @@ def content_hash(values: list[Column]) -> Column:
     """A hash of ``values`` (as text, in order): 32 hex digits of the SHA-256 of an encoding that
     tells every list of values apart, each value as its length, a colon and the value, a null as
     a dash (so "ab", null and null, "ab" differ, as do "a", "bc" and "ab", "c"). Cheaper than the
-    JSON it replaced, which took a third of the time of an incremental night's diff."""
+    JSON it replaced, which took about a fifth of an incremental night's diff at 100k."""
     encoded = [F.coalesce(F.concat(F.length(text).cast("string"), F.lit(":"), text), F.lit("-"))
                for text in (value.cast("string") for value in values)]
     return F.substring(F.sha2(F.concat(*encoded), 256), 1, 32)
