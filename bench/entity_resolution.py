@@ -104,7 +104,7 @@ built = {library: json.loads((settings.reports_dir / night / "build" / f"{librar
          for library in ("population", "legal_entity", "credit")}
 out["phases"] = {library: report["seconds"] for library, report in built.items()}
 out["golden"] = {library: report.get("golden") for library, report in built.items() if "golden" in report}
-truth = truth_tables.lake_truth(spark, settings.truth_dir, [night])
+truth = truth_tables.lake_truth(spark, settings.truth_dir, night)
 
 def resolved(library):
     records = lake.read(spark, lake.path(settings, lake.BASE, f"{library}_records")).where(

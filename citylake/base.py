@@ -63,13 +63,31 @@ def as_records(standard: DataFrame, source: str, keys: list[str], columns: dict[
     )
 
 
+# up to this many record keys delivered more than once are picked among by themselves (below)
+REPEATED_KEYS_BROADCAST = 500_000
+
+
 def latest_per_record(records: DataFrame) -> DataFrame:
     """One row per record key: the latest delivered (later batch, then later line), with how many
-    deliveries it had (re-sent copies and nightly snapshots)."""
+    deliveries it had (re-sent copies and nightly snapshots).
+
+    The keys delivered more than once are found by counting the keys alone; when they are few
+    (up to REPEATED_KEYS_BROADCAST), only their rows are sorted and every other row passes as it
+    is, so a night's whole records are not shuffled (an incremental night then reads them where
+    they lie, citylake/resolution/incremental.py)."""
+    counts = records.groupBy("record_key").agg(F.count(F.lit(1)).alias("deliveries"))
+    repeated = counts.where(F.col("deliveries") > 1).localCheckpoint()
     newest_first = Window.partitionBy("record_key").orderBy(F.col("_batch_id").desc(), F.col("_line_number").desc())
-    return (records.withColumn("__rank", F.row_number().over(newest_first))
-            .withColumn("deliveries", F.count(F.lit(1)).over(Window.partitionBy("record_key")))
-            .where(F.col("__rank") == 1).drop("__rank"))
+    if repeated.count() > REPEATED_KEYS_BROADCAST:
+        return (records.withColumn("__rank", F.row_number().over(newest_first))
+                .withColumn("deliveries", F.count(F.lit(1)).over(Window.partitionBy("record_key")))
+                .where(F.col("__rank") == 1).drop("__rank"))
+    repeated = F.broadcast(repeated)
+    once = records.join(repeated, "record_key", "left_anti").withColumn("deliveries", F.lit(1).cast("long"))
+    latest = (records.join(repeated.select("record_key"), "record_key", "left_semi")
+              .withColumn("__rank", F.row_number().over(newest_first)).where(F.col("__rank") == 1).drop("__rank")
+              .join(repeated, "record_key"))
+    return once.unionByName(latest)
 
 
 def union_all(frames: Iterable[DataFrame]) -> DataFrame:

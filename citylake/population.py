@@ -12,8 +12,8 @@ survivorship:
                     the death, the certificate's issue, the registration, the enrolment, the
                     decision; then the record key)
   address, division_code
-                    the latest source: the record delivered on the latest night (household
-                    registration first on a tie, then the latest record)
+                    the latest source: the record of the source whose batch read is the latest
+                    night's (household registration first on a tie, then the latest record)
   death_date        from the death certificates (health), the latest death recorded; null while
                     alive
 with provenance: for each value the record_key it came from, the sources behind the person and
@@ -23,11 +23,13 @@ person_id but no golden record: the credit library quarantines their records.
 
 from __future__ import annotations
 
+from datetime import date
+
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from citylake import identity
-from citylake.base import Pick, as_records, latest_per_record, night_of, priority, survivors, union_all
+from citylake.base import Pick, as_records, latest_per_record, priority, survivors, union_all
 
 NATURAL_PERSON = "自然人"
 RECORD_SCHEMA = {
@@ -119,16 +121,21 @@ def with_identity_facts(records: DataFrame) -> DataFrame:
     })
 
 
-def golden_population(resolved: DataFrame) -> DataFrame:
+def golden_population(resolved: DataFrame, source_nights: dict[str, date]) -> DataFrame:
     """One row per person_id whose records include a population source's (see the module doc).
 
-    ``resolved``: :func:`person_records` with the engine's person_id and resolved_by. Reads only
-    GOLDEN_INPUTS (and the key), so a person whose records' inputs are as they were keeps last
-    night's golden record (:func:`citylake.base.refreshed`)."""
+    ``resolved``: :func:`person_records` with the engine's person_id and resolved_by;
+    ``source_nights``: the night of each source's batch read tonight ("the latest source"). Reads
+    only GOLDEN_INPUTS (and the key), not where a record was delivered, so a person whose records'
+    inputs are as they were keeps last night's golden record (:func:`citylake.base.refreshed`),
+    and a record an incremental night kept as it was (its batch an earlier night's) ranks with its
+    source's."""
     records = resolved.where(F.col("person_id").isNotNull())
     by_source = -priority(F.col("source"), POPULATION_SOURCES)  # greatest first: household registration
     attribute = (by_source, F.col("recorded_on"))
-    recent = (night_of(F.col("_batch_id")), by_source, F.col("recorded_on"))
+    night = (F.create_map(*[F.lit(value) for pair in sorted(source_nights.items()) for value in pair])[F.col("source")]
+             if source_nights else F.lit(None).cast("date"))
+    recent = (night, by_source, F.col("recorded_on"))
     picks = [Pick("identity_number", attribute, where=F.col("resolved_by") == "identity_number"),
              *[Pick(field, attribute) for field in ("name", "sex", "birth_date", "ethnicity")],
              *[Pick(field, recent) for field in ("address", "division_code")],

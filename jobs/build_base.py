@@ -46,6 +46,7 @@ import logging
 import sys
 from collections.abc import Callable
 from datetime import date
+from functools import partial
 from typing import NamedTuple
 
 from pyspark.sql import DataFrame, SparkSession
@@ -218,8 +219,8 @@ def golden_records(spark: SparkSession, settings: Settings, library: str, resolv
     built again when the rest are last night's (None when all were built); and how they were
     made. On an incremental night, last night's golden records (the library's commit tagged with
     that night and these survivorship rules) are kept for every person (entity) the resolution
-    left as it was: its records, in every column survivorship reads (the configuration's fields
-    and ``content``), its id, how they were resolved and flagged, are last night's. The ids of the
+    left as it was: its records, in every column but the configuration's ``provenance`` (none of
+    which survivorship reads), its id, how they were resolved and flagged, are last night's. The ids of the
     clusters resolved again, last night's and tonight's, are built again. All are built on a full
     night, when the sources' nights changed order (the latest source for an address may be
     another), or when last night's version cannot be read (vacuumed)."""
@@ -252,12 +253,12 @@ def _nights(spark: SparkSession, settings: Settings, library: str, night: str) -
 
 def _check_content(config: ResolutionConfig, library: str) -> None:
     """Keeping a golden record (:func:`golden_records`) is exact only if the resolution's content
-    hash covers what survivorship reads: the configuration must name it among its fields or
-    ``content``."""
-    missing = set(GOLDEN_INPUTS[library]) - set(config.fields) - set(config.content) - {"resolved_by", "review_reason"}
-    if missing:
-        raise ValueError(f"resolution/{CONFIGS[library]}: content: add {', '.join(sorted(missing))} "
-                         f"(read by the {library} golden records)")
+    hash covers what survivorship reads: the hash covers every column but the configuration's
+    ``provenance``, so none of it may be read."""
+    read = sorted(set(GOLDEN_INPUTS[library]) & set(config.provenance))
+    if read:
+        raise ValueError(f"resolution/{CONFIGS[library]}: provenance: {', '.join(read)} is read by the {library} "
+                         f"golden records, so a change in it must make a record changed: remove it from provenance")
 
 
 def _golden_tag(night: str | None) -> dict[str, str]:
@@ -361,7 +362,8 @@ def build(spark: SparkSession, settings: Settings, library: str, run_date: str, 
         return rows
     if library == "population":
         resolved = resolve_library(spark, settings, library, person_records(standards), run_date, mode, phases)
-        golden, changed, made = golden_records(spark, settings, library, resolved, run_date, golden_population)
+        survivorship = partial(golden_population, source_nights=_nights(spark, settings, library, run_date))
+        golden, changed, made = golden_records(spark, settings, library, resolved, run_date, survivorship)
     else:
         resolved = resolve_library(spark, settings, library, entity_records(standards), run_date, mode, phases)
         people_path = lake.path(settings, lake.BASE, "population_records")

@@ -30,7 +30,7 @@ field, e.g. ``resolution/person.yaml: comparisons.1.field: 'nme' is not a declar
       identity_number: {normaliser: identity_number, column: [identity_number, masked_identity_number]}
       name: {normaliser: person_name}   # column defaults to the field name; or expr: <Spark SQL>
       birth_date: {normaliser: date}
-    content: [ethnicity]                # other columns whose change makes a record changed
+    provenance: [_batch_id, _line_number]   # where a record was delivered: not its content
     identifiers: [identity_number]      # exact-link identifiers, in precedence order
     comparisons:                        # comparisons.py: exact, person_name, company_name, date,
       - {name: name, type: person_name, field: name}      # identifier, code_prefix, levels

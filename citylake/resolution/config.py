@@ -162,10 +162,10 @@ class ResolutionConfig(_Strict):
     description: str = ""
     record_key: list[str] = Field(min_length=1)
     fields: dict[str, FieldSpec] = Field(min_length=1)
-    # other input columns whose change makes a record changed (what a caller reads from the
-    # resolved records besides the fields: an incremental night leaves a record unchanged in
-    # these and in the fields as it was); one the input lacks is left out
-    content: list[str] = Field(default_factory=list)
+    # input columns that say where and how often a record was delivered (batch, line), not what it
+    # holds: the content hash covers every other column. An incremental night keeps a record whose
+    # content is as it was last night as it was written then, these columns included
+    provenance: list[str] = Field(default_factory=list)
     identifiers: list[str] = Field(default_factory=list)  # in precedence order
     comparisons: list[ComparisonSpec] = Field(min_length=1)
     blocking: Blocking

@@ -48,8 +48,8 @@ class Resolution:
     tonight when an incremental run left the others as they were (links, review and conflicts are
     about these only), None when every record was; ``replaced_ids``: then, last night's ids (the
     id column) of the clusters resolved again. Every other id's records are tonight what they were
-    last night (in the fields and the configuration's ``content``), with the same id, resolved_by
-    and review_reason."""
+    last night (in every column but the configuration's ``provenance``), with the same id,
+    resolved_by and review_reason."""
 
     records: DataFrame
     links: DataFrame

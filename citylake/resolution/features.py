@@ -344,9 +344,10 @@ def build(records: DataFrame, config: ResolutionConfig, truth_column: str | None
           hashed: set[str] = frozenset()) -> tuple[DataFrame, DataFrame, dict]:
     """(records with a row id, the feature table, facts for the report).
 
-    The feature table holds the row id, the record key, a content hash of the fields' delivered
-    values, the truth key when given, and the feature columns of :func:`feature_columns`. Both
-    tables are checkpointed: the row id must not change while the run reads them many times.
+    The feature table holds the row id, the record key, a content hash of the delivered record
+    (:func:`delivery`), the truth key when given, and the feature columns of
+    :func:`feature_columns`. Both tables are checkpointed: the row id must not change while the run
+    reads them many times.
     ``hashed``: features that also get a 64-bit hash twin ``<feature>_hash`` (null for null).
     """
     base, delivered = deliver(records, config, truth_column)
@@ -371,9 +372,9 @@ def content_hash(values: list[Column]) -> Column:
 
 def delivery(records: DataFrame, config: ResolutionConfig, truth_column: str | None = None) -> dict[str, Column]:
     """The delivered values as columns over ``records`` (checked against its columns), by name:
-    the record key (KEY), the truth key (TRUTH) when given, a content hash of the fields and the
-    configuration's ``content`` columns (HASH) and each field's source value, unnormalised
-    (``__src_<field>``)."""
+    the record key (KEY), the truth key (TRUTH) when given, a content hash (HASH) of the fields'
+    values and of every column but the record key, the truth and the configuration's
+    ``provenance`` (by name), and each field's source value, unnormalised (``__src_<field>``)."""
     columns = set(records.columns)
     missing_keys = [key for key in config.record_key if key not in columns]
     if missing_keys:
@@ -390,7 +391,8 @@ def delivery(records: DataFrame, config: ResolutionConfig, truth_column: str | N
                 raise ConfigError(f"{config.source}: fields.{field}.expr: {spec.expr!r}: "
                                   f"{str(error).splitlines()[0]}") from None
         sources[field] = column
-    content = content_hash([*sources.values(), *[F.col(f"`{name}`") for name in config.content if name in columns]])
+    rest = sorted(columns - set(config.record_key) - set(config.provenance) - {truth_column})
+    content = content_hash([*sources.values(), *[F.col(f"`{name}`") for name in rest]])
     return {
         KEY: F.concat_ws("|", *[F.coalesce(F.col(f"`{key}`").cast("string"), F.lit("")) for key in config.record_key]),
         **({TRUTH: F.col(f"`{truth_column}`").cast("string")} if truth_column else {}),

@@ -4,11 +4,11 @@ Given last night's resolved records (as :func:`citylake.resolution.resolve` writ
 key, content hash, cluster, the id column, and the index: each record's block keys and valid
 identifiers), tonight's records and last night's model:
 
-1. the diff: tonight's records, with their record key and content hash (nothing normalised), are
-   joined once to last night's records by record key (full outer, checkpointed; on a one-column
-   string key, without shuffling tonight's records again); a record is new or changed when its
-   (record key, content hash) was not there last night, a record key gone tonight is deleted, and
-   every later step reads this one join;
+1. the diff: tonight's records' record keys and content hashes (computed where the records lie,
+   nothing normalised) are joined once to last night's records by record key (full outer,
+   checkpointed; narrow: the key, the hash, last night's cluster, id and index); a record is new
+   or changed when its (record key, content hash) was not there last night, a record key gone
+   tonight is deleted, and every later step reads this one join;
 2. the new and changed records are normalised and keyed for blocking;
 3. the clusters they touch are found in last night's index, without normalising anything else:
    the clusters of their previous versions and of the deleted records, of the records sharing a
@@ -22,16 +22,20 @@ identifiers), tonight's records and last night's model:
    anchored, checked for conflicts and keyed (oversized blocks capped by tonight's block sizes, as a
    full run would), scored among themselves with last night's model (no EM) and re-clustered;
 5. ids are carried over by overlap within the re-clustered part (merges and splits go to the
-   history), new ids never take an id in use elsewhere; every other record keeps last night's
-   cluster, id, flags and index.
+   history), new ids never take an id in use elsewhere; every other record is last night's row as
+   it was written (cluster, id, flags, index and provenance: the configuration's ``provenance``
+   columns say where it was delivered with the content it still has).
 
-So a night's work is one join of every record with last night's, plus resolving the part it
-touches. Review pairs and conflicts are those of the re-resolved part
-(``Resolution.resolved_keys``); a caller keeps last night's for the rest. The resolved records
-are returned unmaterialised: the caller's write computes them once.
+So a night's work is one narrow join of every record key with last night's, plus reading and
+resolving the part it touches; no whole record is shuffled (tonight's records must hold one row
+per record key, which :func:`citylake.base.latest_per_record` gives without a shuffle of every
+record), and the untouched ones are copied from last night's records. Review pairs and conflicts
+are those of the re-resolved part (``Resolution.resolved_keys``); a caller keeps last night's for
+the rest. The resolved records are returned unmaterialised: the caller's write computes them
+once.
 
-When last night's records carry no index (written before it existed), the night is resolved in
-full, with ids carried over.
+When last night's records carry no index (written before it existed) or lack a column tonight's
+have, the night is resolved in full, with ids carried over.
 """
 
 from __future__ import annotations
@@ -58,37 +62,51 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
     """Resolves tonight's records, re-resolving only the part new, changed and deleted records
     touch (see the module doc)."""
     id_column = config.ids.column
+    why_full = None
     if not set(engine.INDEX_COLUMNS) <= set(previous.columns):
+        why_full = "last night's records carry no index (block keys, identifiers)"
+    elif set(tonight.columns) - set(previous.columns):
+        why_full = (f"last night's records lack columns tonight's have: "
+                    f"{', '.join(sorted(set(tonight.columns) - set(previous.columns)))}")
+    if why_full is not None:
         result = engine.resolve(tonight, config, previous_ids=previous.select("record_key", id_column),
                                 truth_column=truth_column, model=model, salt=salt)
         result.report["mode"] = "full"
-        result.report["why_full"] = "last night's records carry no index (block keys, identifiers)"
+        result.report["why_full"] = why_full
         return result
     phases = Phases()
-    # one join of tonight's records with last night's, by record key (a deleted record has no row id)
+    # one join of tonight's record keys and content hashes with last night's (a deleted record
+    # has no row id); tonight's whole rows are read again for the part resolved again only
+    columns = tonight.columns
     delivery = features.delivery(tonight, config, truth_column)
+    tonight = tonight.withColumns({KEY: delivery[KEY], HASH: delivery[HASH]})
     last = previous.select(F.col("record_key").alias(KEY), F.col(id_column).alias(PREVIOUS_ID),
                            *[F.col(name).alias(alias) for name, alias in PREVIOUS.items()])
     if not last.groupBy(KEY).count().where(F.col("count") > 1).isEmpty():  # a narrow check before a wide sort
         last = last.dropDuplicates([KEY])
-    night = (_join_by_key(tonight.withColumns({KEY: delivery[KEY], HASH: delivery[HASH]}), last, config)
+        previous = previous.dropDuplicates(["record_key"])
+    night = (tonight.select(KEY, HASH).join(last, KEY, "full_outer")
              .withColumn(RID, F.when(F.col(HASH).isNotNull(), F.monotonically_increasing_id()))
              .withColumn(DELTA, F.col(PREVIOUS["content_hash"]).isNull()
                          | (F.col(PREVIOUS["content_hash"]) != F.col(HASH)))
              .localCheckpoint())
     present = night.where(F.col(RID).isNotNull())
-    base = present.select(*[F.col(f"`{name}`") for name in tonight.columns], RID)
-    delivered = present.select(RID, *[(F.col(name) if name in (KEY, HASH) else column).alias(name)
-                                      for name, column in delivery.items()])
     keys = present.select(RID, KEY, HASH, DELTA, PREVIOUS_ID, *PREVIOUS.values())
+    repeated = keys.groupBy(KEY).count().where(F.col("count") > 1).count()
+    if repeated:
+        raise ValueError(f"{config.source}: tonight's records hold {repeated} record keys more than once: an "
+                         f"incremental run needs one row per record key (the latest delivery of each)")
     deleted = night.where(F.col(RID).isNull()).select(KEY, PREVIOUS_ID, *PREVIOUS.values())
+
+    def delivered(rows: DataFrame) -> DataFrame:
+        return rows.select(RID, *[(F.col(name) if name in (KEY, HASH) else column).alias(name)
+                                  for name, column in delivery.items()])
     phases.done("diff")
 
     # the new and changed records' block keys and identifiers, from their features only
     delta = keys.where(F.col(DELTA))
     hashed = engine.hashed_features(config, engine.comparisons_of(config))
-    delta_features, _ = features.normalise(delivered.join(F.broadcast(delta.select(RID)), RID, "left_semi"),
-                                           config, hashed)
+    delta_features, _ = features.normalise(delivered(_rows_of(tonight, delta)), config, hashed)
     delta_index = delta_features.select(RID, blocking.uncapped_keys(config).alias(blocking.BLOCK_KEYS),
                                         identifier_keys(config).alias("__identifiers")).localCheckpoint()
     phases.done("new_and_changed")
@@ -105,10 +123,10 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
                    .distinct())
     sizes = (tonight_blocks.join(F.broadcast(part_blocks), ["rule", "key"], "left_semi")
              .groupBy("rule", "key").count().localCheckpoint())
-    part = F.broadcast(subset.select(RID))
-    prepared = engine.prepare_delivered(base.join(part, RID, "left_semi"), delivered.join(part, RID, "left_semi"),
-                                        config, sizes)
-    prepared.facts["missing_fields"] = features.missing_fields(config, tonight.columns)
+    part = _rows_of(tonight, subset).localCheckpoint()
+    prepared = engine.prepare_delivered(part.select(*[F.col(f"`{name}`") for name in columns], RID),
+                                        delivered(part), config, sizes)
+    prepared.facts["missing_fields"] = features.missing_fields(config, columns)
     phases.done("prepare_part")
 
     scored, scoring = engine.score(prepared, config, model)
@@ -122,13 +140,10 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
     records, history = engine.with_ids(records, previous_of_part, config, salt, reserved_ids=untouched_ids)
     phases.done("recluster")
 
-    # every other record as it was last night
-    reserved = set(engine.OUTPUT_COLUMNS) | {id_column}
-    kept = [F.col(f"`{name}`") for name in tonight.columns if name not in reserved]
-    as_before = present.join(part, RID, "left_anti").select(
-        *kept, F.col(KEY).alias("record_key"), F.col(HASH).alias("content_hash"),
-        *[F.col(alias).alias(name) for name, alias in PREVIOUS.items() if name != "content_hash"],
-        F.col(PREVIOUS_ID).alias(id_column))
+    # every other record as it was written last night (its provenance too: where it was delivered
+    # with the content it still has)
+    gone = subset.select(KEY).unionByName(deleted.select(KEY)).withColumnRenamed(KEY, "record_key")
+    as_before = previous.join(_small(gone), "record_key", "left_anti")
     result = records.unionByName(as_before.select(*records.columns))
 
     counts = keys.agg(F.count(F.lit(1)).alias("records"), F.sum(F.col(DELTA).cast("int")).alias("delta"),
@@ -154,17 +169,18 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
                              replaced_ids=touched.select(F.col(PREVIOUS_ID).alias(id_column)))
 
 
-def _join_by_key(tonight: DataFrame, last: DataFrame, config: ResolutionConfig) -> DataFrame:
-    """Tonight's records full-outer-joined with last night's by record key (KEY). On a record key of
-    one string column, the join is on that column, so records already partitioned by it (one row
-    per record key, as :func:`citylake.base.latest_per_record` leaves them) are not shuffled again;
-    a null key then matches nothing (a new record)."""
-    column = config.record_key[0]
-    if len(config.record_key) > 1 or dict(tonight.dtypes)[column] != "string":
-        return tonight.join(last, KEY, "full_outer")
-    last = last.withColumnRenamed(KEY, "__last_key")
-    return (tonight.join(last, F.col(f"`{column}`") == F.col("__last_key"), "full_outer")
-            .withColumn(KEY, F.coalesce(F.col(KEY), F.col("__last_key"))).drop("__last_key"))
+BROADCAST_KEYS = 500_000  # a set of record keys up to this size is sent to every task, not shuffled
+
+
+def _small(keys: DataFrame) -> DataFrame:
+    """``keys`` marked for a broadcast join when it has at most BROADCAST_KEYS rows."""
+    return F.broadcast(keys) if keys.count() <= BROADCAST_KEYS else keys
+
+
+def _rows_of(tonight: DataFrame, keys: DataFrame) -> DataFrame:
+    """Tonight's rows (with KEY) of the record keys in ``keys``, with their row id (RID): read
+    where they lie when the keys are few, so the night's other records are not shuffled."""
+    return tonight.join(_small(keys.select(KEY, RID)), KEY)
 
 
 def _touched_ids(keys: DataFrame, deleted: DataFrame, delta: DataFrame, delta_index: DataFrame,

@@ -144,11 +144,13 @@ def entity_table(spark, incoming_dir: Path, truth_dir: Path, run_date: date | st
                                  ", ".join(f"{column} string" for column in ENTITY_COLUMNS))
 
 
-def lake_truth(spark, truth_dir: Path, nights: list[str]):
-    """The generator's truth as a frame: night, source, _line_number, truth_key, related (the
-    ``role:key`` list: a marriage's wife, a licence's legal representative, ...)."""
+def lake_truth(spark, truth_dir: Path, until: str):
+    """The generator's truth of every night up to ``until`` as a frame: night, source,
+    _line_number, truth_key, related (the ``role:key`` list: a marriage's wife, a licence's legal
+    representative, ...). Every night's: a record an incremental night kept as it was carries the
+    batch and line it came in, an earlier night's."""
     rows = []
-    for night in nights:
+    for night in sorted(path.name for path in Path(truth_dir).iterdir() if path.is_dir() and path.name <= until):
         for path in sorted((Path(truth_dir) / night).glob("*.csv")):
             with path.open(encoding="utf-8") as handle:
                 rows += [(night, path.stem, int(row["line_number"]), row["truth_key"], row["related"])

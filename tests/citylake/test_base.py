@@ -3,6 +3,7 @@ import datetime as dt
 import pytest
 from pyspark.sql import functions as F
 
+from citylake import base
 from citylake.base import (Pick, as_records, history, latest_per_record, priority, record_key, refreshed,
                            same_night_order, survivors)
 
@@ -21,7 +22,9 @@ def test_record_keys_are_stable_hide_the_key_and_name_the_role(spark):
     assert again.a == row.a
 
 
-def test_latest_delivery_of_each_record_wins_and_deliveries_are_counted(spark):
+@pytest.mark.parametrize("repeated_keys_broadcast", [500_000, 0])  # the repeated keys picked alone, or every row sorted
+def test_latest_delivery_of_each_record_wins_and_deliveries_are_counted(spark, monkeypatch, repeated_keys_broadcast):
+    monkeypatch.setattr(base, "REPEATED_KEYS_BROADCAST", repeated_keys_broadcast)
     standard = spark.createDataFrame(
         [("A", "old name", "hr/2026-11-22", 9), ("A", "new name", "hr/2026-11-23", 2),
          ("A", "same night, earlier line", "hr/2026-11-23", 1), ("B", "only", "hr/2026-11-23", 5)],

@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from citylake.population import golden_population, person_records
+from citylake.population import PERSON_SOURCES, golden_population, person_records
 
 pytestmark = pytest.mark.spark
 PERSON_ID = "11010519491231002X"  # a valid GB 11643 number (domain.md's worked example)
@@ -76,7 +76,9 @@ def test_survivorship_household_registration_wins_the_latest_address_and_death_f
         ("P4", "mr:1", "marriage_registrations", None, "刘方", "2", "1980-02-02", None, None, None, None, "alone",
          None, dt.date(2003, 6, 1), "marriage_registrations/2026-11-23", 9),
     ])
-    golden = {r.person_id: r for r in golden_population(resolved).collect()}
+    nights = {source: dt.date(2026, 11, 23) for source in PERSON_SOURCES}
+    nights["household_registration"] = dt.date(2026, 11, 22)
+    golden = {r.person_id: r for r in golden_population(resolved, nights).collect()}
     assert set(golden) == {"P1", "P3", "P4"}
     p1 = golden["P1"]
     assert (p1.identity_number, p1.name, p1.sex, p1.birth_date) == (PERSON_ID, "张三", "2", dt.date(1949, 12, 31))
@@ -86,3 +88,7 @@ def test_survivorship_household_registration_wins_the_latest_address_and_death_f
     assert p1.provenance["name"] == "hr:1" and p1.provenance["address"] == "dc:1"
     assert golden["P3"].identity_number is None and golden["P3"].alive
     assert golden["P4"].name == "刘芳" and golden["P4"].provenance["name"] == "mr:2"
+    # the latest source is the source read on the latest night, whatever batch a record was kept from
+    # (an incremental night keeps a record as it was written, with the batch it came in)
+    later = golden_population(resolved, nights | {"household_registration": dt.date(2026, 11, 24)})
+    assert later.where("person_id = 'P1'").first().address == "旧址"

@@ -104,3 +104,30 @@ def test_a_record_leaving_a_dropped_block_lets_the_rest_be_compared(spark, perso
                    previous_ids=first.records.select("record_key", "person_id"))
     assert len({row.person_id for row in full.records.collect()}) == 1
     assert _resolved(incremental) == _resolved(full)
+
+
+def test_a_record_left_as_it_was_is_last_night_s_row_with_its_provenance(spark, person_config, person_model):
+    # a column no field reads (ethnicity) is content; the line a record was delivered on is not
+    # (resolution/person.yaml: provenance), and lines move whenever an earlier one comes or goes
+    columns = PERSON_COLUMNS + ", ethnicity string, _line_number long"
+    night1 = [(*row, "01", line) for line, row in enumerate(NIGHT1, start=2)]
+    night2 = [(*row, "02" if row[0] == "hr-b" else "01", line) for line, row in enumerate(NIGHT2, start=2)]
+    first = resolve(spark.createDataFrame(night1, columns), person_config, model=person_model, salt="n1")
+    result = resolve_incremental(first.records.localCheckpoint(), spark.createDataFrame(night2, columns),
+                                 person_config, person_model, salt="n2")
+    assert (result.report["new_records"], result.report["changed_records"]) == (3, 1)  # hr-b's ethnicity
+    redone = {row.record_key for row in result.resolved_keys.collect()}
+    rows = {row.record_key: row for row in result.records.collect()}
+    last_lines, tonight_lines = {row[0]: row[-1] for row in night1}, {row[0]: row[-1] for row in night2}
+    kept = set(rows) - redone
+    assert kept and "hr-b" in redone and rows["hr-b"].ethnicity == "02"
+    assert all(rows[key]._line_number == last_lines[key] for key in kept)
+    assert any(last_lines[key] != tonight_lines[key] for key in kept)  # a kept record whose line moved
+    assert all(rows[key]._line_number == tonight_lines[key] for key in redone)
+
+
+def test_tonight_s_records_must_hold_each_record_key_once(spark, person_config, person_model):
+    first = resolve(spark.createDataFrame(NIGHT1, PERSON_COLUMNS), person_config, model=person_model, salt="n1")
+    twice = spark.createDataFrame(NIGHT2 + [NIGHT2[0]], PERSON_COLUMNS)
+    with pytest.raises(ValueError, match="1 record keys more than once"):
+        resolve_incremental(first.records.localCheckpoint(), twice, person_config, person_model, salt="n2")
