@@ -220,9 +220,9 @@ def golden_records(spark: SparkSession, settings: Settings, library: str, resolv
     made. On an incremental night, last night's golden records (the library's commit tagged with
     that night and these survivorship rules) are kept for every person (entity) the resolution
     left as it was: its records, in every column but the configuration's ``provenance`` (none of
-    which survivorship reads), its id, how they were resolved and flagged, are last night's. The ids of the
-    clusters resolved again, last night's and tonight's, are built again. All are built on a full
-    night, when the sources' nights changed order (the latest source for an address may be
+    which survivorship reads), its id, how they were resolved and flagged, are last night's. The
+    ids of the clusters resolved again, last night's and tonight's, are built again. All are built
+    on a full night, when the sources' nights changed order (the latest source for an address may be
     another), or when last night's version cannot be read (vacuumed)."""
     key = KEYS[library]
     path = lake.path(settings, lake.BASE, library)
