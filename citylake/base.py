@@ -78,16 +78,15 @@ def latest_per_record(records: DataFrame) -> DataFrame:
     counts = records.groupBy("record_key").agg(F.count(F.lit(1)).alias("deliveries"))
     repeated = counts.where(F.col("deliveries") > 1).localCheckpoint()
     newest_first = Window.partitionBy("record_key").orderBy(F.col("_batch_id").desc(), F.col("_line_number").desc())
+
+    def newest(frame: DataFrame) -> DataFrame:
+        return frame.withColumn("__rank", F.row_number().over(newest_first)).where(F.col("__rank") == 1).drop("__rank")
+
     if repeated.count() > REPEATED_KEYS_BROADCAST:
-        return (records.withColumn("__rank", F.row_number().over(newest_first))
-                .withColumn("deliveries", F.count(F.lit(1)).over(Window.partitionBy("record_key")))
-                .where(F.col("__rank") == 1).drop("__rank"))
+        return newest(records.withColumn("deliveries", F.count(F.lit(1)).over(Window.partitionBy("record_key"))))
     repeated = F.broadcast(repeated)
     once = records.join(repeated, "record_key", "left_anti").withColumn("deliveries", F.lit(1).cast("long"))
-    latest = (records.join(repeated.select("record_key"), "record_key", "left_semi")
-              .withColumn("__rank", F.row_number().over(newest_first)).where(F.col("__rank") == 1).drop("__rank")
-              .join(repeated, "record_key"))
-    return once.unionByName(latest)
+    return once.unionByName(newest(records.join(repeated, "record_key")))
 
 
 def union_all(frames: Iterable[DataFrame]) -> DataFrame:

@@ -63,11 +63,11 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
     touch (see the module doc)."""
     id_column = config.ids.column
     why_full = None
+    lacking = sorted(set(tonight.columns) - set(previous.columns))
     if not set(engine.INDEX_COLUMNS) <= set(previous.columns):
         why_full = "last night's records carry no index (block keys, identifiers)"
-    elif set(tonight.columns) - set(previous.columns):
-        why_full = (f"last night's records lack columns tonight's have: "
-                    f"{', '.join(sorted(set(tonight.columns) - set(previous.columns)))}")
+    elif lacking:
+        why_full = f"last night's records lack columns tonight's have: {', '.join(lacking)}"
     if why_full is not None:
         result = engine.resolve(tonight, config, previous_ids=previous.select("record_key", id_column),
                                 truth_column=truth_column, model=model, salt=salt)
