@@ -139,8 +139,9 @@ def refreshed(previous: DataFrame, records: DataFrame, key: str, changed: DataFr
     one as it was. Equal to ``build(records)`` when every other key's records are what they were
     last night in all ``build`` reads (and ``build`` ranks records by what they hold, not by where
     they sit in an extract)."""
-    built = build(records.join(changed, key, "left_semi"))
-    return previous.join(changed, key, "left_anti").select(*built.columns).unionByName(built)
+    only = F.broadcast(changed.select(key))  # a night's changed keys: few, sent to every task
+    built = build(records.join(only, key, "left_semi"))
+    return previous.join(only, key, "left_anti").select(*built.columns).unionByName(built)
 
 
 def priority(source: Column, ranking: list[str]) -> Column:

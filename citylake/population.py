@@ -112,13 +112,13 @@ def with_identity_facts(records: DataFrame) -> DataFrame:
     them (positions 1-6, 7-14, 17), and resolution can then compare them with records that have no
     number (a birth certificate, a number-less enrolment)."""
     number = F.col("identity_number")
-    valid = identity.is_valid_col(number)
-    return records.withColumns({
+    valid = F.col("__valid")  # the check computed once per record, not once per filled field
+    return records.withColumn("__valid", identity.is_valid_col(number)).withColumns({
         "birth_date": F.coalesce(F.col("birth_date"),
                                  F.when(valid, F.date_format(identity.birth_date_col(number), "yyyy-MM-dd"))),
         "sex": F.coalesce(F.col("sex"), F.when(valid, identity.sex_col(number))),
         "division_code": F.coalesce(F.col("division_code"), F.when(valid, F.substring(number, 1, 6))),
-    })
+    }).drop("__valid")
 
 
 def golden_population(resolved: DataFrame, source_nights: dict[str, date]) -> DataFrame:

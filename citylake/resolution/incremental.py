@@ -18,7 +18,8 @@ identifiers), tonight's records and last night's model:
    deleted record; then, until nothing is added, the clusters of records sharing an identifier
    with a touched cluster's records (so every anchor, and every conflict check, sees all of its
    records);
-4. the touched clusters' records and the new and changed ones, only those, are normalised,
+4. the touched clusters' records and the new and changed ones, only those (the new and changed
+   as delivered tonight, the others as written last night: the same content), are normalised,
    anchored, checked for conflicts and keyed (oversized blocks capped by tonight's block sizes, as a
    full run would), scored among themselves with last night's model (no EM) and re-clustered;
 5. ids are carried over by overlap within the re-clustered part (merges and splits go to the
@@ -26,10 +27,11 @@ identifiers), tonight's records and last night's model:
    it was written (cluster, id, flags, index and provenance: the configuration's ``provenance``
    columns say where it was delivered with the content it still has).
 
-So a night's work is one narrow join of every record key with last night's, plus reading and
-resolving the part it touches; no whole record is shuffled (tonight's records must hold one row
-per record key, which :func:`citylake.base.latest_per_record` gives without a shuffle of every
-record), and the untouched ones are copied from last night's records. Review pairs and conflicts
+So a night's work is one read of tonight's records (checkpointed with their keys and hashes where
+they lie), one narrow join of every record key with last night's, plus resolving the part it
+touches; no whole record is shuffled (tonight's records must hold one row per record key, which
+:func:`citylake.base.latest_per_record` gives without a shuffle of every record), and the
+untouched ones are copied from last night's records. Review pairs and conflicts
 are those of the re-resolved part (``Resolution.resolved_keys``); a caller keeps last night's for
 the rest. The resolved records are returned unmaterialised: the caller's write computes them
 once.
@@ -75,11 +77,11 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
         result.report["why_full"] = why_full
         return result
     phases = Phases()
-    # one join of tonight's record keys and content hashes with last night's (a deleted record
-    # has no row id); tonight's whole rows are read again for the part resolved again only
+    # tonight's records are read once, checkpointed with their keys and hashes where they lie;
+    # one join of the keys and hashes with last night's (a deleted record has no row id)
     columns = tonight.columns
     delivery = features.delivery(tonight, config, truth_column)
-    tonight = tonight.withColumns({KEY: delivery[KEY], HASH: delivery[HASH]})
+    tonight = tonight.withColumns({KEY: delivery[KEY], HASH: delivery[HASH]}).localCheckpoint()
     last = previous.select(F.col("record_key").alias(KEY), F.col(id_column).alias(PREVIOUS_ID),
                            *[F.col(name).alias(alias) for name, alias in PREVIOUS.items()])
     if not last.groupBy(KEY).count().where(F.col("count") > 1).isEmpty():  # a narrow check before a wide sort
@@ -106,7 +108,8 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
     # the new and changed records' block keys and identifiers, from their features only
     delta = keys.where(F.col(DELTA))
     hashed = engine.hashed_features(config, engine.comparisons_of(config))
-    delta_features, _ = features.normalise(delivered(_rows_of(tonight, delta)), config, hashed)
+    delta_rows = _rows_of(tonight, delta).localCheckpoint()
+    delta_features, _ = features.normalise(delivered(delta_rows), config, hashed)
     delta_index = delta_features.select(RID, blocking.uncapped_keys(config).alias(blocking.BLOCK_KEYS),
                                         identifier_keys(config).alias("__identifiers")).localCheckpoint()
     phases.done("new_and_changed")
@@ -123,7 +126,15 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
                    .distinct())
     sizes = (tonight_blocks.join(F.broadcast(part_blocks), ["rule", "key"], "left_semi")
              .groupBy("rule", "key").count().localCheckpoint())
-    part = _rows_of(tonight, subset).localCheckpoint()
+    # the part: the new and changed rows as delivered tonight, the unchanged ones as written last
+    # night (the same content; their provenance says where it was delivered)
+    types = {field.name: field.dataType for field in tonight.schema}
+    unchanged_rows = (previous.withColumns({KEY: F.col("record_key"), HASH: F.col("content_hash")})
+                      .join(_small(subset.where(~F.col(DELTA)).select(KEY, RID)), KEY)
+                      .select(*[F.col(f"`{name}`").cast(types[name]).alias(name) for name in columns],
+                              KEY, HASH, RID))
+    part = delta_rows.select(*[F.col(f"`{name}`") for name in columns], KEY, HASH, RID).unionByName(
+        unchanged_rows).localCheckpoint()
     prepared = engine.prepare_delivered(part.select(*[F.col(f"`{name}`") for name in columns], RID),
                                         delivered(part), config, sizes)
     prepared.facts["missing_fields"] = features.missing_fields(config, columns)

@@ -106,7 +106,8 @@ def test_a_record_leaving_a_dropped_block_lets_the_rest_be_compared(spark, perso
     assert _resolved(incremental) == _resolved(full)
 
 
-def test_a_record_left_as_it_was_is_last_night_s_row_with_its_provenance(spark, person_config, person_model):
+def test_an_unchanged_record_keeps_the_provenance_of_the_delivery_that_brought_its_content(
+        spark, person_config, person_model):
     # a column no field reads (ethnicity) is content; the line a record was delivered on is not
     # (resolution/person.yaml: provenance), and lines move whenever an earlier one comes or goes
     columns = PERSON_COLUMNS + ", ethnicity string, _line_number long"
@@ -119,11 +120,14 @@ def test_a_record_left_as_it_was_is_last_night_s_row_with_its_provenance(spark, 
     redone = {row.record_key for row in result.resolved_keys.collect()}
     rows = {row.record_key: row for row in result.records.collect()}
     last_lines, tonight_lines = {row[0]: row[-1] for row in night1}, {row[0]: row[-1] for row in night2}
-    kept = set(rows) - redone
-    assert kept and "hr-b" in redone and rows["hr-b"].ethnicity == "02"
-    assert all(rows[key]._line_number == last_lines[key] for key in kept)
-    assert any(last_lines[key] != tonight_lines[key] for key in kept)  # a kept record whose line moved
-    assert all(rows[key]._line_number == tonight_lines[key] for key in redone)
+    delivered_tonight = {"hr-b"} | set(tonight_lines) - set(last_lines)
+    unchanged = set(rows) - delivered_tonight
+    assert rows["hr-b"].ethnicity == "02"
+    assert all(rows[key]._line_number == tonight_lines[key] for key in delivered_tonight)
+    assert all(rows[key]._line_number == last_lines[key] for key in unchanged)
+    # unchanged records whose line moved, among those resolved again and those left as they were
+    moved = {key for key in unchanged if last_lines[key] != tonight_lines[key]}
+    assert moved & redone and moved - redone
 
 
 def test_tonight_s_records_must_hold_each_record_key_once(spark, person_config, person_model):
