@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import importlib.util
 import os
@@ -18,6 +19,7 @@ os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 from citylake import settings as citylake_settings
 
 PROJECT_ROOT = citylake_settings.PROJECT_ROOT
+TEST_DRIVER_MEMORY = "4g"  # the in-process Spark session's heap (fixture spark)
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +37,9 @@ def spark(local_settings):
     from citylake.spark import session
 
     os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
-    spark = session("tests", local_settings)
+    # one JVM per worker runs every in-process test's pipelines (a night's job is a JVM of its
+    # own): the broadcasts and checkpoints they leave until the cleaner gets them filled a 2g heap
+    spark = session("tests", dataclasses.replace(local_settings, driver_memory=TEST_DRIVER_MEMORY))
     yield spark
     spark.stop()
 
