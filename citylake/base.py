@@ -24,6 +24,7 @@ functions; jobs/build_base.py does the reading, resolving and writing.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -33,6 +34,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from citylake.contracts import Contract
+from citylake.resolution.features import content_hash
 
 PROVENANCE = ["source", "_batch_id", "_line_number"]
 LIBRARIES = ("population", "legal_entity", "credit")
@@ -46,21 +48,62 @@ def record_key(source: str, keys: list[str], role: str | None = None) -> Column:
     return F.concat_ws(":", *parts)
 
 
+ROW_HASH = "_row_hash"  # the standard row's hash (citylake/standardise.py)
+MAPPING = "_mapping"  # a fingerprint of how a record is made from its row (as_records)
+CONTENT = [ROW_HASH, MAPPING]  # what a resolution record's content is a function of
+
+
 def as_records(standard: DataFrame, source: str, keys: list[str], columns: dict[str, Column | str | None],
                schema: dict[str, str], *, where: Column | None = None, role: str | None = None) -> DataFrame:
     """A standard table's rows as resolution records: ``schema``'s columns (field -> Spark type)
-    taken from ``columns`` (a column name, an expression, or None for a null), plus record_key
-    and provenance."""
+    taken from ``columns`` (a column name, an expression, or None for a null), plus record_key,
+    provenance and what the record's content is a function of (CONTENT): its row's hash and a
+    fingerprint of this mapping (the source, keys, role, filter and every column's expression), so
+    a record whose row and mapping are as they were is as it was, without comparing its values.
+    A standard table without ``_row_hash`` (rows made before it existed, a test's literal rows)
+    gets one over its columns that do not start with an underscore."""
     frame = standard if where is None else standard.where(where)
     selected = []
     for field, spark_type in schema.items():
         value = columns.get(field)
         column = F.lit(None) if value is None else (F.col(value) if isinstance(value, str) else value)
         selected.append(column.cast(spark_type).alias(field))
-    return frame.select(
+    fingerprint = mapping_fingerprint(source, keys, role, where, selected)
+    return with_row_hash(frame).select(
         record_key(source, keys, role).alias("record_key"), F.lit(source).alias("source"), *selected,
         F.col("_batch_id"), F.col("_line_number").cast("long").alias("_line_number"),
+        F.col(ROW_HASH), F.lit(fingerprint).alias(MAPPING),
     )
+
+
+def with_row_hash(standard: DataFrame) -> DataFrame:
+    """``standard`` with its ``_row_hash`` column, made over its columns that do not start with an
+    underscore where it has none (see :func:`as_records`)."""
+    if ROW_HASH in standard.columns:
+        return standard
+    return standard.withColumn(
+        ROW_HASH, content_hash([F.col(f"`{name}`") for name in standard.columns if not name.startswith("_")]))
+
+
+def mapping_fingerprint(*parts: object) -> str:
+    """16 hex digits naming ``parts`` (text, Spark columns: their expressions as Spark prints them),
+    the same in every run: a change of a mapping changes it, and so every record it makes."""
+    text = repr([str(part) for part in parts])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def rows_by_hash(standards: dict[str, DataFrame], make: Callable[[dict[str, DataFrame]], DataFrame]
+                 ) -> Callable[[DataFrame], DataFrame]:
+    """For an incremental night (:func:`citylake.resolution.resolve_incremental`'s ``fetch``):
+    given some of tonight's records (their ``_row_hash``), the records ``make`` makes of only the
+    standard rows with those hashes, so the night's other rows are not mapped (a row's records are
+    all made from it; the caller keeps the records it asked for)."""
+    def fetch(wanted: DataFrame) -> DataFrame:
+        hashes = wanted.select(ROW_HASH).distinct().localCheckpoint()
+        hashes = F.broadcast(hashes) if hashes.count() <= REPEATED_KEYS_BROADCAST else hashes
+        return make({name: with_row_hash(standard).join(hashes, ROW_HASH, "left_semi")
+                     for name, standard in standards.items()})
+    return fetch
 
 
 # up to this many record keys delivered more than once are picked among by themselves (below)

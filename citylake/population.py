@@ -29,7 +29,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from citylake import identity
-from citylake.base import Pick, as_records, latest_per_record, priority, survivors, union_all
+from citylake.base import (MAPPING, Pick, as_records, latest_per_record, mapping_fingerprint, priority, survivors,
+                           union_all)
 
 NATURAL_PERSON = "自然人"
 RECORD_SCHEMA = {
@@ -110,15 +111,19 @@ def with_identity_facts(records: DataFrame) -> DataFrame:
     """Birth date, sex and division filled from a valid identity number where the record has none
     (a social-insurance or credit record delivers the number and the name only): GB 11643 encodes
     them (positions 1-6, 7-14, 17), and resolution can then compare them with records that have no
-    number (a birth certificate, a number-less enrolment)."""
+    number (a birth certificate, a number-less enrolment). Their expressions' fingerprint is added
+    to each record's ``_mapping`` (how it was made, :func:`citylake.base.as_records`)."""
     number = F.col("identity_number")
     valid = F.col("__valid")  # the check computed once per record, not once per filled field
-    return records.withColumn("__valid", identity.is_valid_col(number)).withColumns({
+    filled = {
         "birth_date": F.coalesce(F.col("birth_date"),
                                  F.when(valid, F.date_format(identity.birth_date_col(number), "yyyy-MM-dd"))),
         "sex": F.coalesce(F.col("sex"), F.when(valid, identity.sex_col(number))),
         "division_code": F.coalesce(F.col("division_code"), F.when(valid, F.substring(number, 1, 6))),
-    }).drop("__valid")
+    }
+    if MAPPING in records.columns:
+        filled[MAPPING] = F.concat_ws(":", F.col(MAPPING), F.lit(mapping_fingerprint(*filled.values())))
+    return records.withColumn("__valid", identity.is_valid_col(number)).withColumns(filled).drop("__valid")
 
 
 def golden_population(resolved: DataFrame, source_nights: dict[str, date]) -> DataFrame:

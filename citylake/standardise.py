@@ -26,6 +26,11 @@ Across fields: ``<p>birth_date_matches_identity`` for every pair ``<p>identity_n
 kind: credit_code, organisation_code, registration_number, identity_number, party_id, ...) is valid,
 a masked identity number counting only with the party's name.
 
+Every row also gets ``_row_hash``: a hash of all of the above (the fields and the columns added),
+not of the batch metadata. A row the department delivers again as it was has the same hash in
+every batch, so a base library's incremental night finds tonight's new and changed records by
+their rows' hashes, without mapping every row again (citylake/base.py).
+
 Flags describe a delivered value: they are null when the field is null (a gate's not-null rule
 decides whether the field may be missing; GX's column rules skip nulls), except
 ``party_identifiable``, which is false when nothing identifies the party. Derived codes are only
@@ -43,7 +48,9 @@ from pyspark.sql import types as T
 
 from citylake import codes, credit_code, divisions, identity
 from citylake.contracts import Contract
+from citylake.resolution.features import content_hash
 
+ROW_HASH = "_row_hash"  # see the module doc
 BATCH_COLUMNS = ["_source", "_batch_id", "_file", "_line_number", "_ingested_at"]
 # "yyyy/M/d" also reads yyyy/MM/dd; a time part ("2024-03-05 00:00:00", Excel datetime cells) is
 # cut off before parsing.
@@ -426,15 +433,26 @@ def added_columns(contract: Contract) -> list[str]:
 
 def standard_columns(contract: Contract) -> list[str]:
     """Every column of the contract's standardised table except the batch metadata."""
+    return content_columns(contract) + [ROW_HASH]
+
+
+def content_columns(contract: Contract) -> list[str]:
+    """The columns a standard row's hash covers: the fields and the columns added, in order."""
     return [column.standard for column in contract.columns] + added_columns(contract)
+
+
+def row_hash(contract: Contract) -> Column:
+    """``_row_hash`` over a standard table of ``contract``: 32 hex digits of a hash of the row's
+    :func:`content_columns` (their names are fixed by the contract, their order too)."""
+    return content_hash([F.col(f"`{name}`") for name in content_columns(contract)])
 
 
 def standardise(mapped: DataFrame, contract: Contract) -> DataFrame:
     """Mapped rows (standard field names, values as delivered) -> standardised rows.
 
     Each field normalised in place by its kind and followed by the flag and derived columns of
-    :func:`added_columns`; other columns (batch metadata, a replay's quarantine_id) pass through
-    untouched, last.
+    :func:`added_columns`, then ``_row_hash`` (see the module doc); other columns (batch metadata,
+    a replay's quarantine_id) pass through untouched, last.
     """
     types = {field.name: field.dataType for field in mapped.schema.fields}
     missing = [column.standard for column in contract.columns if column.standard not in types]
@@ -474,4 +492,5 @@ def standardise(mapped: DataFrame, contract: Contract) -> DataFrame:
         raise StandardiseError(f"{contract.name}: flags {unexpected} missing from SUFFIXES")
     fields = [name for name in mapped.columns if name in kinds]
     others = [name for name in mapped.columns if name not in kinds]  # batch metadata, quarantine_id
-    return flagged.select(*[F.col(f"`{name}`") for name in [*fields, *added, *others]])
+    return flagged.select(*[F.col(f"`{name}`") for name in [*fields, *added]], row_hash(contract).alias(ROW_HASH),
+                          *[F.col(f"`{name}`") for name in others])

@@ -11,7 +11,10 @@ population, legal_entity: the night's person (organisation) records of every sou
 The first night is a full resolution; later nights are incremental against the previous night's
 resolution and model (only the clusters that new, changed and deleted records touch are resolved
 again, found through the previous night's index; ids persist, merges and splits go to the id
-history). Written, per night so a rerun replaces its own night:
+history). A record is changed when the standard row it is made of (its ``_row_hash``) or the
+mapping that makes it is: an incremental night reads those narrow columns of every record and
+makes only the new and changed records whole, from their rows (citylake/base.py: rows_by_hash).
+Written, per night so a rerun replaces its own night:
 
   base/<library>_records        every record with its person_id/entity_id, how it was resolved,
                                 why it is flagged, and the index the next night reads (block keys,
@@ -53,12 +56,16 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from citylake import base, contracts, credit, job, lake, quality
+from citylake.base import ROW_HASH
+from citylake.contracts import Contract
 from citylake import legal_entity, population
 from citylake.legal_entity import ENTITY_SOURCES, entity_records, entity_survivors, with_representative
 from citylake.metrics import freshness_check
 from citylake.population import PERSON_SOURCES, golden_population, person_records
 from citylake.resolution import Model, ResolutionConfig, load_config, resolve, resolve_incremental
+from citylake.resolution.features import content_hash
 from citylake.settings import PROJECT_ROOT, Settings
+from citylake.standardise import content_columns
 from citylake.timing import Phases
 
 log = logging.getLogger("citylake.build_base")
@@ -118,11 +125,22 @@ def standard_tables(spark: SparkSession, settings: Settings, library: str, run_d
         if contract.name in landed and lake.exists(spark, path):
             # each night's extract is the department's whole current set: its latest batch
             latest_batch = lake.batch_id(contract.name, landed[contract.name].isoformat())
-            standards[contract.name] = lake.read(spark, path).filter(
-                f"_batch_id = {lake.sql_literal(latest_batch)}")
+            standards[contract.name] = with_row_hashes(lake.read(spark, path).filter(
+                f"_batch_id = {lake.sql_literal(latest_batch)}"), contract)
     if not standards:
         raise RuntimeError(f"{library}: no standardised source yet (sources: {', '.join(SOURCES[library])})")
     return standards, [check.describe() for check in checks]
+
+
+def with_row_hashes(batch: DataFrame, contract: Contract) -> DataFrame:
+    """A standard batch whose every row has its ``_row_hash`` (what its records' content is a
+    function of, citylake/base.py): as standardised, or made now over the contract's columns the
+    table has where a row has none (a batch standardised before the hash existed). Checked on the
+    one narrow column, so a batch that has them all is read as it is."""
+    if ROW_HASH in batch.columns and batch.where(F.col(ROW_HASH).isNull()).isEmpty():
+        return batch
+    made = content_hash([F.col(f"`{name}`") for name in content_columns(contract) if name in batch.columns])
+    return batch.withColumn(ROW_HASH, F.coalesce(F.col(ROW_HASH), made) if ROW_HASH in batch.columns else made)
 
 
 def _night_table(spark: SparkSession, settings: Settings, name: str, before: str, library: str | None = None
@@ -155,20 +173,21 @@ def _write_night(frame: DataFrame, settings: Settings, name: str, run_date: str,
 
 
 class Resolved(NamedTuple):
-    """Tonight's resolved records as written and, on an incremental night, last night's night, the
-    record keys resolved again and last night's ids of the clusters resolved again
-    (:class:`citylake.resolution.Resolution`)."""
+    """Tonight's resolved records as written and, on an incremental night, last night's night,
+    last night's ids of the clusters resolved again and the records resolved again (every record
+    of those ids and of the ids they have tonight, :class:`citylake.resolution.Resolution`)."""
 
     records: DataFrame
     previous_night: str | None = None
-    resolved_keys: DataFrame | None = None
     replaced_ids: DataFrame | None = None
+    again: DataFrame | None = None
 
 
 def resolve_library(spark: SparkSession, settings: Settings, library: str, records: DataFrame, run_date: str,
-                    mode: str, phases: Phases) -> Resolved:
+                    mode: str, phases: Phases, fetch: Callable[[DataFrame], DataFrame] | None = None) -> Resolved:
     """Resolves tonight's records (full or incremental), writes the per-night tables, returns the
-    resolved records as written (and, on an incremental night, last night's)."""
+    resolved records as written (and, on an incremental night, last night's). ``fetch``: how an
+    incremental night makes only its new and changed records (:func:`citylake.base.rows_by_hash`)."""
     config = load_config(PROJECT_ROOT / "resolution" / CONFIGS[library])
     _check_content(config, library)
     previous, previous_night = _night_table(spark, settings, f"{library}_records", run_date)
@@ -178,7 +197,7 @@ def resolve_library(spark: SparkSession, settings: Settings, library: str, recor
         if previous is None or models is None:
             raise RuntimeError(f"{library}: --mode incremental needs an earlier night's resolution")
         model = Model.from_dict(json.loads(models.first()["model"]))
-        result = resolve_incremental(previous.drop("night"), records, config, model, salt=run_date)
+        result = resolve_incremental(previous.drop("night"), records, config, model, salt=run_date, fetch=fetch)
     else:
         previous_ids = None if previous is None else previous.select("record_key", config.ids.column)
         result = resolve(records, config, previous_ids=previous_ids, salt=run_date)
@@ -210,7 +229,7 @@ def resolve_library(spark: SparkSession, settings: Settings, library: str, recor
              report.get("review_pairs"))
     if not incremental or result.replaced_ids is None:
         return Resolved(written)
-    return Resolved(written, previous_night, result.resolved_keys, result.replaced_ids)
+    return Resolved(written, previous_night, result.replaced_ids, result.resolved)
 
 
 def golden_records(spark: SparkSession, settings: Settings, library: str, resolved: Resolved, run_date: str,
@@ -221,7 +240,9 @@ def golden_records(spark: SparkSession, settings: Settings, library: str, resolv
     that night and these survivorship rules) are kept for every person (entity) the resolution
     left as it was: its records, in every column but the configuration's ``provenance`` (none of
     which survivorship reads), its id, how they were resolved and flagged, are last night's. The
-    ids of the clusters resolved again, last night's and tonight's, are built again. All are built
+    ids of the clusters resolved again, last night's and tonight's, are built again, from the
+    records resolved again (which are all of those ids' records: the records of every other id
+    kept it, and no id in use elsewhere is given to one resolved again). All are built
     on a full night, when the sources' nights changed order (the latest source for an address may be
     another), or when last night's version cannot be read (vacuumed)."""
     key = KEYS[library]
@@ -232,10 +253,10 @@ def golden_records(spark: SparkSession, settings: Settings, library: str, resolv
                                    _nights(spark, settings, library, run_date)) if version is not None else None)
     if version is not None and order:
         try:
-            tonight = resolved.records.join(F.broadcast(resolved.resolved_keys), "record_key", "left_semi")
-            changed = (resolved.replaced_ids.select(key).unionByName(tonight.select(key))
+            # every record of a changed id was resolved again: built from those, not from all
+            changed = (resolved.replaced_ids.select(key).unionByName(resolved.again.select(key))
                        .where(F.col(key).isNotNull()).distinct().localCheckpoint())
-            golden = base.refreshed(lake.read(spark, path, version), resolved.records, key, changed, build
+            golden = base.refreshed(lake.read(spark, path, version), resolved.again, key, changed, build
                                     ).localCheckpoint()
             return golden, changed, {"mode": "incremental", "from_version": version, "rebuilt": changed.count()}
         except Exception as error:  # noqa: BLE001 - last night's files gone: build them all
@@ -254,7 +275,8 @@ def _nights(spark: SparkSession, settings: Settings, library: str, night: str) -
 def _check_content(config: ResolutionConfig, library: str) -> None:
     """Keeping a golden record (:func:`golden_records`) is exact only if the resolution's content
     hash covers what survivorship reads: the hash covers every column but the configuration's
-    ``provenance``, so none of it may be read."""
+    ``provenance`` (or the row and mapping each record is made of, which make all of them), so
+    none of it may be read."""
     read = sorted(set(GOLDEN_INPUTS[library]) & set(config.provenance))
     if read:
         raise ValueError(f"resolution/{CONFIGS[library]}: provenance: {', '.join(read)} is read by the {library} "
@@ -361,27 +383,38 @@ def build(spark: SparkSession, settings: Settings, library: str, run_date: str, 
         write_build_report(phases, settings, library, run_date)
         return rows
     if library == "population":
-        resolved = resolve_library(spark, settings, library, person_records(standards), run_date, mode, phases)
+        resolved = resolve_library(spark, settings, library, person_records(standards), run_date, mode, phases,
+                                   base.rows_by_hash(standards, person_records))
         survivorship = partial(golden_population, source_nights=_nights(spark, settings, library, run_date))
         golden, changed, made = golden_records(spark, settings, library, resolved, run_date, survivorship)
     else:
-        resolved = resolve_library(spark, settings, library, entity_records(standards), run_date, mode, phases)
-        people_path = lake.path(settings, lake.BASE, "population_records")
-        population_path = lake.path(settings, lake.BASE, "population")
-        if lake.exists(spark, people_path) and lake.exists(spark, population_path):
-            # representatives link to golden persons only, never to a person known from credit alone
-            people = (_tonight(spark, settings, "population_records", run_date)
-                      .join(lake.read(spark, population_path).select("person_id"), "person_id", "left_semi"))
-        else:
-            people = spark.createDataFrame([], "identity_number string, person_id string, resolved_by string")
+        resolved = resolve_library(spark, settings, library, entity_records(standards), run_date, mode, phases,
+                                   base.rows_by_hash(standards, entity_records))
         survivors, changed, made = golden_records(spark, settings, library, resolved, run_date, entity_survivors)
-        golden = with_representative(survivors, people).localCheckpoint()
+        golden = with_representative(survivors, _representatives(spark, settings, survivors, run_date)
+                                     ).localCheckpoint()
         changed = None  # any entity's representative may be another person tonight: the history compares all
     phases.done("golden")
     log.info("%s: golden records %s", library, made)
     rows = publish(spark, settings, library, golden, run_date, run_id, freshness, phases, changed)
     write_build_report(phases, settings, library, run_date, golden=made)
     return rows
+
+
+def _representatives(spark: SparkSession, settings: Settings, entities: DataFrame, run_date: str) -> DataFrame:
+    """Tonight's population records that may be a legal representative of ``entities``: those
+    carrying one of their representatives' identity numbers (few, picked first) and of a golden
+    person (a representative links to a golden person only, never to one known from credit alone)."""
+    people_path = lake.path(settings, lake.BASE, "population_records")
+    population_path = lake.path(settings, lake.BASE, "population")
+    if not (lake.exists(spark, people_path) and lake.exists(spark, population_path)):
+        return spark.createDataFrame([], "identity_number string, person_id string, resolved_by string")
+    numbers = (entities.select(F.col("legal_representative_identity_number").alias("identity_number"))
+               .where(F.col("identity_number").isNotNull()).distinct().localCheckpoint())
+    numbers = F.broadcast(numbers) if numbers.count() <= base.REPEATED_KEYS_BROADCAST else numbers
+    return (_tonight(spark, settings, "population_records", run_date)
+            .select("identity_number", "person_id", "resolved_by").join(numbers, "identity_number", "left_semi")
+            .join(lake.read(spark, population_path).select("person_id"), "person_id", "left_semi"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,6 +31,7 @@ field, e.g. ``resolution/person.yaml: comparisons.1.field: 'nme' is not a declar
       name: {normaliser: person_name}   # column defaults to the field name; or expr: <Spark SQL>
       birth_date: {normaliser: date}
     provenance: [_batch_id, _line_number]   # where a record was delivered: not its content
+    content: [_row_hash, _mapping]      # optional: what a record's content is a function of
     identifiers: [identity_number]      # exact-link identifiers, in precedence order
     comparisons:                        # comparisons.py: exact, person_name, company_name, date,
       - {name: name, type: person_name, field: name}      # identifier, code_prefix, levels

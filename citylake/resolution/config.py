@@ -166,6 +166,10 @@ class ResolutionConfig(_Strict):
     # holds: the content hash covers every other column. An incremental night keeps a record whose
     # content is as it was last night as it was written then, these columns included
     provenance: list[str] = Field(default_factory=list)
+    # input columns a record's content is a function of, when a few are (a hash of the row it was
+    # made from and a fingerprint of how it was made): the content hash then covers only these,
+    # and an incremental night reads only these (with the key and provenance) of every record
+    content: list[str] = Field(default_factory=list)
     identifiers: list[str] = Field(default_factory=list)  # in precedence order
     comparisons: list[ComparisonSpec] = Field(min_length=1)
     blocking: Blocking
@@ -187,6 +191,10 @@ class ResolutionConfig(_Strict):
     @model_validator(mode="after")
     def _references(self) -> ResolutionConfig:
         problems = []
+        for index, name in enumerate(self.content):
+            if name in self.provenance or name in self.record_key:
+                problems.append(f"content.{index}: {name!r} is also in "
+                                f"{'provenance' if name in self.provenance else 'record_key'}")
         for index, name in enumerate(self.identifiers):
             field = self.fields.get(name)
             if field is None:

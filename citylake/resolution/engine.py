@@ -47,9 +47,10 @@ class Resolution:
     ambiguous identifiers; ``history``: id changes; ``resolved_keys``: the record keys resolved
     tonight when an incremental run left the others as they were (links, review and conflicts are
     about these only), None when every record was; ``replaced_ids``: then, last night's ids (the
-    id column) of the clusters resolved again. Every other id's records are tonight what they were
-    last night (in every column but the configuration's ``provenance``), with the same id,
-    resolved_by and review_reason."""
+    id column) of the clusters resolved again, and ``resolved``: those records as in ``records``
+    (checkpointed), every record of these ids and of the ids they have tonight. Every other id's
+    records are tonight what they were last night (in every column but the configuration's
+    ``provenance``), with the same id, resolved_by and review_reason."""
 
     records: DataFrame
     links: DataFrame
@@ -60,6 +61,7 @@ class Resolution:
     report: dict = field(default_factory=dict)
     resolved_keys: DataFrame | None = None
     replaced_ids: DataFrame | None = None
+    resolved: DataFrame | None = None
 
 
 @dataclass

@@ -36,6 +36,7 @@ it, so the per-record work stays inside generated JVM code (no Python UDF, no sh
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame
@@ -370,11 +371,19 @@ def content_hash(values: list[Column]) -> Column:
     return F.substring(F.sha2(F.concat(*encoded), 256), 1, 32)
 
 
+def made_of(config: ResolutionConfig, columns: Iterable[str]) -> bool:
+    """Whether records with ``columns`` are hashed by the configuration's ``content`` columns: it
+    names some and they are all there (a plain table without them is hashed by all it holds)."""
+    return bool(config.content) and set(config.content) <= set(columns)
+
+
 def delivery(records: DataFrame, config: ResolutionConfig, truth_column: str | None = None) -> dict[str, Column]:
     """The delivered values as columns over ``records`` (checked against its columns), by name:
     the record key (KEY), the truth key (TRUTH) when given, a content hash (HASH) of the fields'
     values and of every column but the record key, the truth and the configuration's
-    ``provenance`` (by name), and each field's source value, unnormalised (``__src_<field>``)."""
+    ``provenance`` (by name), or of the configuration's ``content`` columns only when it names
+    some and the input has them all (:func:`made_of`), and each field's source value, unnormalised
+    (``__src_<field>``)."""
     columns = set(records.columns)
     missing_keys = [key for key in config.record_key if key not in columns]
     if missing_keys:
@@ -391,8 +400,11 @@ def delivery(records: DataFrame, config: ResolutionConfig, truth_column: str | N
                 raise ConfigError(f"{config.source}: fields.{field}.expr: {spec.expr!r}: "
                                   f"{str(error).splitlines()[0]}") from None
         sources[field] = column
-    rest = sorted(columns - set(config.record_key) - set(config.provenance) - {truth_column})
-    content = content_hash([*sources.values(), *[F.col(f"`{name}`") for name in rest]])
+    if made_of(config, columns):  # what the record is made of, hashed instead of what it holds
+        content = content_hash([F.col(f"`{name}`") for name in config.content])
+    else:
+        rest = sorted(columns - set(config.record_key) - set(config.provenance) - {truth_column})
+        content = content_hash([*sources.values(), *[F.col(f"`{name}`") for name in rest]])
     return {
         KEY: F.concat_ws("|", *[F.coalesce(F.col(f"`{key}`").cast("string"), F.lit("")) for key in config.record_key]),
         **({TRUTH: F.col(f"`{truth_column}`").cast("string")} if truth_column else {}),

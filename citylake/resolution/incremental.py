@@ -29,7 +29,10 @@ identifiers), tonight's records and last night's model:
 
 So a night's work is one read of tonight's records (checkpointed with their keys and hashes where
 they lie), one narrow join of every record key with last night's, plus resolving the part it
-touches; no whole record is shuffled (tonight's records must hold one row per record key, which
+touches. When the records are hashed by what they are made of (the configuration's ``content``)
+and the caller can make a few of them cheaply (``fetch``), that read is narrow: the key, the
+content columns and provenance of every record; only the new and changed records are made whole.
+No whole record is shuffled (tonight's records must hold one row per record key, which
 :func:`citylake.base.latest_per_record` gives without a shuffle of every record), and the
 untouched ones are copied from last night's records. Review pairs and conflicts
 are those of the re-resolved part (``Resolution.resolved_keys``); a caller keeps last night's for
@@ -41,6 +44,8 @@ have, the night is resolved in full, with ids carried over.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -60,9 +65,17 @@ PREVIOUS_ID = "__previous_id"
 
 
 def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: ResolutionConfig, model: Model, *,
-                        salt: str = "", truth_column: str | None = None) -> engine.Resolution:
+                        salt: str = "", truth_column: str | None = None,
+                        fetch: Callable[[DataFrame], DataFrame] | None = None) -> engine.Resolution:
     """Resolves tonight's records, re-resolving only the part new, changed and deleted records
-    touch (see the module doc)."""
+    touch (see the module doc).
+
+    ``fetch``: for records hashed by the configuration's ``content`` columns, a cheaper way to
+    get a few of tonight's records than making them all: given some records' ``content``
+    columns, a frame (tonight's columns) holding those records, and maybe others; their
+    provenance is taken from tonight's. Tonight's records are then read narrow (key, content and provenance columns) and
+    only the new and changed ones whole (citylake: from the standard rows with their hashes,
+    :func:`citylake.base.rows_by_hash`)."""
     id_column = config.ids.column
     why_full = None
     lacking = sorted(set(tonight.columns) - set(previous.columns))
@@ -80,8 +93,15 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
     # tonight's records are read once, checkpointed with their keys and hashes where they lie;
     # one join of the keys and hashes with last night's (a deleted record has no row id)
     columns = tonight.columns
+    types = {field.name: field.dataType for field in tonight.schema}
     delivery = features.delivery(tonight, config, truth_column)
-    tonight = tonight.withColumns({KEY: delivery[KEY], HASH: delivery[HASH]}).localCheckpoint()
+    narrow = fetch is not None and features.made_of(config, columns)
+    if narrow:  # what the records are made of, not the records
+        provenance = [name for name in config.provenance if name in columns]
+        tonight = tonight.select(delivery[KEY].alias(KEY), delivery[HASH].alias(HASH), *config.content,
+                                 *provenance).localCheckpoint()
+    else:
+        tonight = tonight.withColumns({KEY: delivery[KEY], HASH: delivery[HASH]}).localCheckpoint()
     last = previous.select(F.col("record_key").alias(KEY), F.col(id_column).alias(PREVIOUS_ID),
                            *[F.col(name).alias(alias) for name, alias in PREVIOUS.items()])
     if not last.groupBy(KEY).count().where(F.col("count") > 1).isEmpty():  # a narrow check before a wide sort
@@ -108,7 +128,18 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
     # the new and changed records' block keys and identifiers, from their features only
     delta = keys.where(F.col(DELTA))
     hashed = engine.hashed_features(config, engine.comparisons_of(config))
-    delta_rows = _rows_of(tonight, delta).localCheckpoint()
+    if narrow:
+        wanted = tonight.join(_small(delta.select(KEY, RID)), KEY)
+        made = fetch(wanted.select(*config.content))
+        delta_rows = (made.withColumns({KEY: delivery[KEY], HASH: delivery[HASH]}).drop(*provenance)
+                      .join(wanted.select(KEY, HASH, RID, *provenance), [KEY, HASH]))
+        delta_rows = delta_rows.select(*[F.col(f"`{name}`") for name in columns], KEY, HASH, RID).localCheckpoint()
+        fetched, asked = delta_rows.count(), delta.count()
+        if fetched != asked:  # fetch broke its promise: resolving without them would lose records
+            raise RuntimeError(f"{config.source}: {asked} new and changed records, but fetch gave {fetched} of them "
+                               f"(with the key and content hash the night's records have)")
+    else:
+        delta_rows = _rows_of(tonight, delta).localCheckpoint()
     delta_features, _ = features.normalise(delivered(delta_rows), config, hashed)
     delta_index = delta_features.select(RID, blocking.uncapped_keys(config).alias(blocking.BLOCK_KEYS),
                                         identifier_keys(config).alias("__identifiers")).localCheckpoint()
@@ -128,7 +159,6 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
              .groupBy("rule", "key").count().localCheckpoint())
     # the part: the new and changed rows as delivered tonight, the unchanged ones as written last
     # night (the same content; their provenance says where it was delivered)
-    types = {field.name: field.dataType for field in tonight.schema}
     unchanged_rows = (previous.withColumns({KEY: F.col("record_key"), HASH: F.col("content_hash")})
                       .join(_small(subset.where(~F.col(DELTA)).select(KEY, RID)), KEY)
                       .select(*[F.col(f"`{name}`").cast(types[name]).alias(name) for name in columns],
@@ -149,6 +179,7 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
     previous_of_part = last_ids.join(touched_ids, id_column, "left_semi")
     untouched_ids = last_ids.select(id_column).distinct().join(touched_ids, id_column, "left_anti")
     records, history = engine.with_ids(records, previous_of_part, config, salt, reserved_ids=untouched_ids)
+    records = records.localCheckpoint()  # the part, for the write and for the golden records of its ids
     phases.done("recluster")
 
     # every other record as it was written last night (its provenance too: where it was delivered
@@ -162,6 +193,7 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
     part_size = subset.count()
     report = {
         "library": config.library, "mode": "incremental", "records": counts["records"],
+        "tonight_read": "narrow" if narrow else "whole",
         "new_records": counts["new"] or 0, "changed_records": (counts["delta"] or 0) - (counts["new"] or 0),
         "deleted_records": deleted.count(), "touched_clusters": touched.count(),
         "records_reclustered": part_size, "records_prepared": part_size,
@@ -177,7 +209,7 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
             result.select("cluster", F.col(f"`{truth_column}`").cast("string").alias("truth")), "cluster", "truth")
     return engine.Resolution(result, finished["links"], finished["review"], prepared.conflicts, history,
                              model, report, resolved_keys=subset.select(F.col(KEY).alias("record_key")),
-                             replaced_ids=touched.select(F.col(PREVIOUS_ID).alias(id_column)))
+                             replaced_ids=touched.select(F.col(PREVIOUS_ID).alias(id_column)), resolved=records)
 
 
 BROADCAST_KEYS = 500_000  # a set of record keys up to this size is sent to every task, not shuffled

@@ -35,6 +35,47 @@ def test_latest_delivery_of_each_record_wins_and_deliveries_are_counted(spark, m
     assert rows[0].sex is None and rows[0].source == "hr"
 
 
+def test_a_record_is_made_of_its_row_s_hash_and_its_mapping_s_fingerprint(spark):
+    standard = spark.createDataFrame(
+        [("A", "张三", "1", "h-a", "hr/2026-11-23", 1), ("B", "李四", "2", "h-b", "hr/2026-11-23", 2)],
+        "k string, name string, sex string, _row_hash string, _batch_id string, _line_number int")
+
+    def made(columns, role=None):
+        records = as_records(standard, "hr", ["k"], columns, {"name": "string", "sex": "string"}, role=role)
+        return {row.record_key.split(":")[1]: (row._row_hash, row._mapping) for row in records.collect()}
+
+    mapped = made({"name": "name", "sex": "sex"})
+    assert {hashes[0] for hashes in mapped.values()} == {"h-a", "h-b"}  # the row's, as standardised
+    assert len({hashes[1] for hashes in mapped.values()}) == 1  # one mapping
+    assert made({"name": "name", "sex": "sex"}) == mapped  # the same in every run
+    for changed in (made({"name": "name", "sex": None}), made({"name": F.upper("name"), "sex": "sex"}),
+                    made({"name": "name", "sex": "sex"}, role="spouse")):
+        assert all(changed[key][1] != mapped[key][1] for key in mapped)
+    # rows standardised before the hash existed get one over their columns (not the metadata)
+    unhashed = as_records(standard.drop("_row_hash"), "hr", ["k"], {"name": "name"}, {"name": "string"})
+    again = as_records(standard.drop("_row_hash").withColumn("_line_number", F.lit(9)), "hr", ["k"],
+                       {"name": "name"}, {"name": "string"})
+    hashes = sorted(row._row_hash for row in unhashed.collect())
+    assert len(set(hashes)) == 2 and hashes == sorted(row._row_hash for row in again.collect())
+
+
+def test_rows_by_hash_makes_the_records_of_the_rows_asked_for_only(spark):
+    standard = spark.createDataFrame(
+        [("A", "张三", "h-a", "hr/2026-11-23", 1), ("B", "李四", "h-b", "hr/2026-11-23", 2),
+         ("C", "王五", "h-c", "hr/2026-11-23", 3)],
+        "k string, name string, _row_hash string, _batch_id string, _line_number int")
+    made_from = []
+
+    def make(standards):
+        made_from.append(sorted(standards))
+        return latest_per_record(as_records(standards["hr"], "hr", ["k"], {"name": "name"}, {"name": "string"}))
+
+    fetch = base.rows_by_hash({"hr": standard}, make)
+    wanted = spark.createDataFrame([("h-a",), ("h-c",), ("h-c",)], "_row_hash string")
+    assert sorted(row.name for row in fetch(wanted).collect()) == ["张三", "王五"]
+    assert made_from == [["hr"]]
+
+
 def test_survivors_take_each_field_from_the_first_record_with_a_value(spark):
     records = spark.createDataFrame(
         [("p1", "r1", "social", None, "1", 7), ("p1", "r2", "household", "张三", None, 1),

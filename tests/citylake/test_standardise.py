@@ -313,3 +313,14 @@ def test_suites_have_a_row_count_rule_and_no_values_in_reasons(name):
     assert rules[0].rule_id == f"{prefix}-000" and rules[0].type == "expect_table_row_count_to_be_between"
     assert rules[0].action == "fail" and all(rule.rule_id.startswith(f"{prefix}-") for rule in rules)
     assert not [rule.rule_id for rule in rules if re.search(r"[0-9]{6,}", rule.reason)]
+
+
+def test_a_row_s_hash_covers_what_it_holds_not_where_it_was_delivered(spark):
+    contract = _contract(name="person_name", birth="date", note="text")
+    rows = [("张三", "1980-01-01", "甲"), ("张三", "1980-01-01", "甲"), ("张三", "1980-01-02", "甲"),
+            ("张三", "1980-01-01", None), (" 张三", "19800101", "甲")]
+    hashes = [row._row_hash for row in _standardised(spark, contract, rows)]
+    assert hashes[0] == hashes[1]  # the same content on another line
+    assert len({hashes[0], hashes[2], hashes[3]}) == 3  # a value changed, a value gone
+    assert hashes[4] == hashes[0]  # delivered otherwise, standardised the same
+    assert all(re.fullmatch(r"[0-9a-f]{32}", value) for value in hashes)

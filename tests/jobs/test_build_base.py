@@ -125,6 +125,7 @@ def test_the_second_night_is_incremental_and_persons_keep_their_ids(spark, two_n
     settings, _ = two_nights
     report = json.loads((settings.reports_dir / NEXT_NIGHT / "resolution" / "population.json").read_text())
     assert report["mode"] == "incremental" and report["previous_night"] == NIGHT
+    assert report["tonight_read"] == "narrow"  # made whole from their rows: only the new and changed
     assert set(report["seconds"]["prepare_steps"]) == {"features", "anchors_and_conflicts", "block_keys"}
     ids = {}
     for night in (NIGHT, NEXT_NIGHT):

@@ -42,6 +42,7 @@ def test_record_key_may_be_one_column_or_several():
      "review_probability must not exceed accept_probability"),
     (lambda d: d["conflicts"].update(disagree_on=["shoe_size"]), "conflicts.disagree_on.0: 'shoe_size' is not a comparison"),
     (lambda d: d.update(colour="blue"), "colour: Extra inputs are not permitted"),
+    (lambda d: d.update(content=["_row_hash", "_batch_id"]), "content.1: '_batch_id' is also in provenance"),
     (lambda d: d["comparisons"].append({"name": "x", "type": "levels", "field": "name"}),
      "a comparison of type levels declares levels"),
 ])

@@ -1,7 +1,10 @@
 """Incremental resolution on literal rows: a second night that scores only its new and changed
 records resolves as a full run of that night would, and persons keep their ids."""
 
+import hashlib
+
 import pytest
+from pyspark.sql import functions as F
 
 from citylake.resolution import resolve, resolve_incremental
 from tests.citylake.resolution.conftest import PERSON_COLUMNS, number
@@ -135,3 +138,58 @@ def test_tonight_s_records_must_hold_each_record_key_once(spark, person_config, 
     twice = spark.createDataFrame(NIGHT2 + [NIGHT2[0]], PERSON_COLUMNS)
     with pytest.raises(ValueError, match="1 record keys more than once"):
         resolve_incremental(first.records.localCheckpoint(), twice, person_config, person_model, salt="n2")
+
+
+# records made of rows (citylake/base.py: as_records): a hash of the row, and the mapping's fingerprint
+MADE_COLUMNS = PERSON_COLUMNS + ", _row_hash string, _mapping string, _line_number long"
+
+
+def _made_of(rows, mapping="m1"):
+    return [(*row, hashlib.sha256(repr(row).encode()).hexdigest()[:32], mapping, line)
+            for line, row in enumerate(rows, start=2)]
+
+
+@pytest.fixture(scope="module")
+def made_nights(spark, person_config, person_model):
+    first = resolve(spark.createDataFrame(_made_of(NIGHT1), MADE_COLUMNS), person_config, model=person_model,
+                    salt="n1")
+    return first.records.localCheckpoint(), spark.createDataFrame(_made_of(NIGHT2), MADE_COLUMNS)
+
+
+def test_a_night_read_narrow_makes_only_its_new_and_changed_records_and_resolves_as_read_whole(
+        made_nights, person_config, person_model):
+    previous, tonight = made_nights
+    asked = []
+
+    def fetch(wanted):  # as citylake's: every record of the rows asked for (and here one more), lines aside
+        hashes = [row._row_hash for row in wanted.collect()]
+        asked.extend(hashes)
+        return (tonight.where(F.col("_row_hash").isin(hashes) | (F.col("record_key") == "hr-c"))
+                .withColumn("_line_number", F.lit(999).cast("long")))
+
+    narrow = resolve_incremental(previous, tonight, person_config, person_model, salt="n2", fetch=fetch)
+    whole = resolve_incremental(previous, tonight, person_config, person_model, salt="n2")
+    assert _resolved(narrow) == _resolved(whole)
+    new = {row[0]: row for row in _made_of(NIGHT2)}
+    assert sorted(asked) == sorted(new[key][-3] for key in ("cr-a", "ss-b", "bc-d"))
+    lines = {row.record_key: row._line_number for row in narrow.records.collect()}
+    old = {row[0]: row for row in _made_of(NIGHT1)}
+    # where tonight's new records were delivered (not where fetch says), the rest where last night's were
+    assert lines == {key: (old.get(key) or row)[-1] for key, row in new.items()}
+    report = narrow.report
+    assert (report["new_records"], report["changed_records"], report["deleted_records"]) == (3, 0, 1)
+
+
+def test_a_changed_mapping_changes_every_record_it_made(spark, made_nights, person_config, person_model):
+    previous, _ = made_nights
+    remapped = spark.createDataFrame(_made_of(NIGHT1, mapping="m2"), MADE_COLUMNS)
+    report = resolve_incremental(previous, remapped, person_config, person_model, salt="n2").report
+    assert (report["new_records"], report["changed_records"]) == (0, len(NIGHT1))
+
+
+def test_a_fetch_that_misses_records_fails_the_night_rather_than_lose_them(made_nights, person_config,
+                                                                          person_model):
+    previous, tonight = made_nights
+    with pytest.raises(RuntimeError, match="3 new and changed records, but fetch gave 2"):
+        resolve_incremental(previous, tonight, person_config, person_model, salt="n2",
+                            fetch=lambda wanted: tonight.where(F.col("record_key") != "bc-d")).records.count()
