@@ -35,6 +35,7 @@ from pyspark.sql import functions as F
 
 from citylake.contracts import Contract
 from citylake.resolution.features import content_hash
+from citylake.standardise import ROW_HASH
 
 PROVENANCE = ["source", "_batch_id", "_line_number"]
 LIBRARIES = ("population", "legal_entity", "credit")
@@ -48,16 +49,14 @@ def record_key(source: str, keys: list[str], role: str | None = None) -> Column:
     return F.concat_ws(":", *parts)
 
 
-ROW_HASH = "_row_hash"  # the standard row's hash (citylake/standardise.py)
 MAPPING = "_mapping"  # a fingerprint of how a record is made from its row (as_records)
-CONTENT = [ROW_HASH, MAPPING]  # what a resolution record's content is a function of
 
 
 def as_records(standard: DataFrame, source: str, keys: list[str], columns: dict[str, Column | str | None],
                schema: dict[str, str], *, where: Column | None = None, role: str | None = None) -> DataFrame:
     """A standard table's rows as resolution records: ``schema``'s columns (field -> Spark type)
     taken from ``columns`` (a column name, an expression, or None for a null), plus record_key,
-    provenance and what the record's content is a function of (CONTENT): its row's hash and a
+    provenance and what the record's content is a function of: its row's hash (``_row_hash``) and a
     fingerprint of this mapping (the source, keys, role, filter and every column's expression), so
     a record whose row and mapping are as they were is as it was, without comparing its values.
     A standard table without ``_row_hash`` (rows made before it existed, a test's literal rows)

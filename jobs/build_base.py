@@ -56,7 +56,6 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from citylake import base, contracts, credit, job, lake, quality
-from citylake.base import ROW_HASH
 from citylake.contracts import Contract
 from citylake import legal_entity, population
 from citylake.legal_entity import ENTITY_SOURCES, entity_records, entity_survivors, with_representative
@@ -65,7 +64,7 @@ from citylake.population import PERSON_SOURCES, golden_population, person_record
 from citylake.resolution import Model, ResolutionConfig, load_config, resolve, resolve_incremental
 from citylake.resolution.features import content_hash
 from citylake.settings import PROJECT_ROOT, Settings
-from citylake.standardise import content_columns
+from citylake.standardise import ROW_HASH, content_columns
 from citylake.timing import Phases
 
 log = logging.getLogger("citylake.build_base")

@@ -73,9 +73,9 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
     ``fetch``: for records hashed by the configuration's ``content`` columns, a cheaper way to
     get a few of tonight's records than making them all: given some records' ``content``
     columns, a frame (tonight's columns) holding those records, and maybe others; their
-    provenance is taken from tonight's. Tonight's records are then read narrow (key, content and provenance columns) and
-    only the new and changed ones whole (citylake: from the standard rows with their hashes,
-    :func:`citylake.base.rows_by_hash`)."""
+    provenance is taken from tonight's. Tonight's records are then read narrow (key, content
+    and provenance columns) and only the new and changed ones whole (citylake: from the standard
+    rows with their hashes, :func:`citylake.base.rows_by_hash`)."""
     id_column = config.ids.column
     why_full = None
     lacking = sorted(set(tonight.columns) - set(previous.columns))
