@@ -73,7 +73,6 @@ def job(name):
 from citylake import contracts, job as citylake_job, lake
 from citylake.population import person_records
 from citylake.resolution import evaluate, load_config, resolve, truth_tables
-from citylake.standardise import row_hash
 
 night, stage, timing_only, ingest = sys.argv[1], sys.argv[2], sys.argv[3] == "timing", sys.argv[4] == "ingest"
 land, standardise, build_base = job("land"), job("standardise"), job("build_base")
@@ -88,9 +87,9 @@ for name, contract in () if ingest else contracts.load_all().items():  # a city 
     path, batch = lake.path(settings, lake.STANDARD, name), lake.batch_id(name, night)
     if lake.exists(spark, path):
         rows = lake.read(spark, path).filter(F.col("_batch_id") == batch)
-        if "_row_hash" not in rows.columns or not rows.where(F.col("_row_hash").isNull()).isEmpty():
-            rows = rows.withColumn("_row_hash", row_hash(contract)).localCheckpoint()
-            lake.replace_where(rows, path, f"_batch_id = {lake.sql_literal(batch)}")
+        hashed = build_base.with_row_hashes(rows, contract)
+        if hashed is not rows:  # some lacked it: written as the builds would make it
+            lake.replace_where(hashed.localCheckpoint(), path, f"_batch_id = {lake.sql_literal(batch)}")
 for library in ("population", "legal_entity", "credit"):
     t = time.perf_counter()
     build_base.build(spark, settings, library, night, "bench")

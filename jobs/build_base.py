@@ -56,8 +56,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from citylake import base, contracts, credit, job, lake, quality
-from citylake.contracts import Contract
 from citylake import legal_entity, population
+from citylake.contracts import Contract
 from citylake.legal_entity import ENTITY_SOURCES, entity_records, entity_survivors, with_representative
 from citylake.metrics import freshness_check
 from citylake.population import PERSON_SOURCES, golden_population, person_records
