@@ -70,7 +70,7 @@ def job(name):
     spec = importlib.util.spec_from_file_location(name, f"jobs/{name}.py")
     module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module); return module
 
-from citylake import contracts, job as citylake_job, lake
+from citylake import base, contracts, job as citylake_job, lake
 from citylake.population import person_records
 from citylake.resolution import evaluate, load_config, resolve, truth_tables
 
@@ -116,8 +116,7 @@ out["golden"] = {library: report.get("golden") for library, report in built.item
 truth = truth_tables.lake_truth(spark, settings.truth_dir, night)
 
 def resolved(library):
-    records = lake.read(spark, lake.path(settings, lake.BASE, f"{library}_records")).where(
-        F.col("night") == F.lit(night).cast("date")).drop("night")
+    records = base.records_as_of(lake.read(spark, lake.path(settings, lake.BASE, f"{library}_records")), night)
     if "role" not in records.columns:
         records = records.withColumn("role", F.lit(None).cast("string"))
     return truth_tables.with_truth(records, truth).localCheckpoint()

@@ -245,6 +245,22 @@ def history(previous: DataFrame | None, current: DataFrame, key: str, tracked: l
     return as_they_were.unionByName(opened.select(*columns))
 
 
+# A versioned table (base/<library>_records): each row is a version of a record, written on its
+# ``night`` and holding until ``valid_to`` (the night a later version replaced it or the record
+# left; null while it holds). A night adds the versions that differ from the night before only.
+VERSION_FROM, VERSION_TO = "night", "valid_to"
+
+
+def records_as_of(table: DataFrame, night: str) -> DataFrame:
+    """A versioned table's rows as they were on ``night`` (the versions written that night or before
+    and still holding then), without the version columns. A table in the older layout (every
+    record copied into each night, no ``valid_to``) gives that night's copy."""
+    on = F.lit(night).cast("date")
+    held = ((F.col(VERSION_FROM) <= on) & (F.col(VERSION_TO).isNull() | (F.col(VERSION_TO) > on))
+            if VERSION_TO in table.columns else F.col(VERSION_FROM) == on)
+    return table.where(held).drop(VERSION_FROM, VERSION_TO)
+
+
 def feeding_sources(all_contracts: Iterable[Contract], sources: Iterable[str]) -> list[Contract]:
     """The contracts of ``sources`` that are declared, in the order given."""
     declared = {contract.name: contract for contract in all_contracts}

@@ -192,6 +192,57 @@ def overwrite(frame: DataFrame, table_path: str, tag: dict[str, str] | None = No
     with_commit_retry(write, table_path)
 
 
+def write_versions(spark: SparkSession, table_path: str, versions: DataFrame, ended: DataFrame | None, key: str,
+                   night: str, after: str | None) -> None:
+    """Writes a night's changes to a versioned table (citylake/base.py: ``night`` the night a
+    version was written, ``valid_to`` the night it stopped holding, null while it holds): the
+    holding versions of the ``ended`` keys end on ``night`` and ``versions`` (the table's other
+    columns) hold from it, in one commit (a MERGE: with deletion vectors the ended rows are marked
+    in their files, which are not rewritten). ``ended`` None: a night written in full, every
+    holding version ends. The changes are against the night ``after``: what was written or ended
+    after it is undone first (a rerun of ``night``, or a night that failed after writing here;
+    None: from ``night`` on), so a night written twice is written once."""
+    from delta.tables import DeltaTable
+
+    on = F.lit(night).cast("date")
+    stamped = versions.withColumns({"night": on, "valid_to": F.lit(None).cast("date")})
+    if not exists(spark, table_path):
+        overwrite(stamped, table_path)
+        _with_deletion_vectors(spark, table_path)
+        return
+    _with_deletion_vectors(spark, table_path)
+    table = DeltaTable.forPath(spark, table_path)
+    since = F.lit(after).cast("date") if after is not None else F.date_sub(on, 1)
+    if not read(spark, table_path).where((F.col("night") > since) | (F.col("valid_to") > since)).isEmpty():
+        log.info("%s: undoing what was written after %s", table_path, after or "the night before")
+        table.delete(F.col("night") > since)
+        table.update(F.col("valid_to") > since, {"valid_to": F.lit(None).cast("date")})
+    if ended is None:
+        table.update(F.col("valid_to").isNull(), {"valid_to": on})
+        stamped.write.format("delta").mode("append").option("mergeSchema", "true").save(table_path)
+        return
+    if set(stamped.columns) - set(read(spark, table_path).columns):  # a new column: the table gains it
+        stamped.limit(0).write.format("delta").mode("append").option("mergeSchema", "true").save(table_path)
+    changes = (stamped.withColumn("__ends", F.lit(None).cast("string"))
+               .unionByName(ended.select(F.col(key).alias("__ends")).distinct(), allowMissingColumns=True))
+    (table.alias("t")
+     .merge(changes.alias("s"), f"t.`{key}` = s.__ends AND t.valid_to IS NULL")
+     .whenMatchedUpdate(set={"valid_to": on})
+     .whenNotMatchedInsert(condition="s.__ends IS NULL",
+                           values={name: F.col(f"s.`{name}`") for name in stamped.columns})
+     .execute())
+
+
+def _with_deletion_vectors(spark: SparkSession, table_path: str) -> None:
+    """Turns deletion vectors on for the table (a row-level change marks rows instead of
+    rewriting their files), once."""
+    from delta.tables import DeltaTable
+
+    properties = DeltaTable.forPath(spark, table_path).detail().first()["properties"] or {}
+    if properties.get("delta.enableDeletionVectors") != "true":
+        spark.sql(f"ALTER TABLE delta.`{table_path}` SET TBLPROPERTIES ('delta.enableDeletionVectors' = true)")
+
+
 def tagged_version(spark: SparkSession, table_path: str, tag: dict[str, str]) -> int | None:
     """The latest version of the table whose commit :func:`overwrite` tagged ``tag``, or None."""
     from delta.tables import DeltaTable

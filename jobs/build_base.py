@@ -62,6 +62,7 @@ from citylake.legal_entity import ENTITY_SOURCES, entity_records, entity_survivo
 from citylake.metrics import freshness_check
 from citylake.population import PERSON_SOURCES, golden_population, person_records
 from citylake.resolution import Model, ResolutionConfig, load_config, resolve, resolve_incremental
+from citylake.resolution.engine import Resolution
 from citylake.resolution.features import content_hash
 from citylake.settings import PROJECT_ROOT, Settings
 from citylake.standardise import ROW_HASH, content_columns
@@ -157,9 +158,43 @@ def _night_table(spark: SparkSession, settings: Settings, name: str, before: str
     return table.where(F.col("night") == F.lit(latest)), str(latest)
 
 
-def _tonight(spark: SparkSession, settings: Settings, name: str, run_date: str) -> DataFrame:
-    """A per-night base table's rows of the night being built."""
-    return lake.read(spark, lake.path(settings, lake.BASE, name)).where(F.col("night") == F.lit(run_date).cast("date"))
+def _records(spark: SparkSession, settings: Settings, library: str, night: str) -> DataFrame:
+    """The library's resolution records as they were on ``night`` (base/<library>_records keeps
+    each record's versions, citylake/base.py: records_as_of)."""
+    return base.records_as_of(lake.read(spark, lake.path(settings, lake.BASE, f"{library}_records")), night)
+
+
+def _write_records(spark: SparkSession, settings: Settings, library: str, result: Resolution, run_date: str,
+                   previous_night: str | None) -> None:
+    """Tonight's resolution records into base/<library>_records: on an incremental night only the
+    records whose row differs from last night's get a new version (and their old one, and a gone
+    record's, ends), so a night writes what changed, not every record again. A full night, or a
+    table still in the older layout (a copy of every record per night), writes every record."""
+    path = lake.path(settings, lake.BASE, f"{library}_records")
+    if lake.exists(spark, path) and base.VERSION_TO not in lake.read(spark, path).columns:
+        log.warning("%s: base/%s_records is in the older layout (a copy per night): written anew, every "
+                    "record holding from %s (earlier nights' copies stay readable by time travel)", library,
+                    library, run_date)
+        lake.overwrite(result.records.withColumns({base.VERSION_FROM: F.lit(run_date).cast("date"),
+                                                   base.VERSION_TO: F.lit(None).cast("date")}), path)
+        return
+    incremental = result.changed is not None and result.ended_keys is not None
+    lake.write_versions(spark, path, result.changed if incremental else result.records,
+                        result.ended_keys if incremental else None, "record_key", run_date, previous_night)
+
+
+def _refuse_if_later_built(spark: SparkSession, settings: Settings, library: str, run_date: str) -> None:
+    """A night is built after the nights before it, never under a later one already built: its
+    records would be undone (base/<library>_records holds each record's versions night after
+    night)."""
+    path = lake.path(settings, lake.BASE, "resolution_models")
+    if not lake.exists(spark, path):
+        return
+    later = (lake.read(spark, path).where((F.col("library") == library) & (F.col("night") > F.lit(run_date).cast("date")))
+             .agg(F.max("night")).first()[0])
+    if later is not None:
+        raise RuntimeError(f"{library}: night {run_date} not built: a later night ({later}) is built already; "
+                           f"nights are built in order (run the latest night again instead)")
 
 
 def _write_night(frame: DataFrame, settings: Settings, name: str, run_date: str, library: str | None = None) -> None:
@@ -189,14 +224,16 @@ def resolve_library(spark: SparkSession, settings: Settings, library: str, recor
     incremental night makes only its new and changed records (:func:`citylake.base.rows_by_hash`)."""
     config = load_config(PROJECT_ROOT / "resolution" / CONFIGS[library])
     _check_content(config, library)
-    previous, previous_night = _night_table(spark, settings, f"{library}_records", run_date)
-    models, _ = _night_table(spark, settings, "resolution_models", run_date, library)
+    models, previous_night = _night_table(spark, settings, "resolution_models", run_date, library)
+    _refuse_if_later_built(spark, settings, library, run_date)
+    has_records = lake.exists(spark, lake.path(settings, lake.BASE, f"{library}_records"))
+    previous = _records(spark, settings, library, previous_night) if previous_night and has_records else None
     incremental = mode == "incremental" or (mode == "auto" and previous is not None and models is not None)
     if incremental:
         if previous is None or models is None:
             raise RuntimeError(f"{library}: --mode incremental needs an earlier night's resolution")
         model = Model.from_dict(json.loads(models.first()["model"]))
-        result = resolve_incremental(previous.drop("night"), records, config, model, salt=run_date, fetch=fetch)
+        result = resolve_incremental(previous, records, config, model, salt=run_date, fetch=fetch)
     else:
         previous_ids = None if previous is None else previous.select("record_key", config.ids.column)
         result = resolve(records, config, previous_ids=previous_ids, salt=run_date)
@@ -206,8 +243,8 @@ def resolve_library(spark: SparkSession, settings: Settings, library: str, recor
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{library}.json").write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str))
 
-    _write_night(result.records, settings, f"{library}_records", run_date)
-    written = _tonight(spark, settings, f"{library}_records", run_date)
+    _write_records(spark, settings, library, result, run_date, previous_night)
+    written = _records(spark, settings, library, run_date)
     _write_night(result.history, settings, f"{library}_id_history", run_date)
     review = (result.conflicts.select(F.lit("identifier_conflict").alias("kind"), "record_key",
                                       F.col("representative_key").alias("other_key"), "masked_identifier",
@@ -334,7 +371,7 @@ def build_credit(spark: SparkSession, settings: Settings, standards: dict[str, D
     legal_entity = lake.read(spark, lake.path(settings, lake.BASE, "legal_entity"))
     records = credit.credit_records(standards)
     # a credit record's party is one of the resolution records of its own source
-    person_links, entity_links = [_tonight(spark, settings, f"{name}_records", run_date).where(
+    person_links, entity_links = [_records(spark, settings, name, run_date).where(
         F.col("source").isin(*credit.CREDIT_SOURCES)) for name in ("population", "legal_entity")]
     linked, unlinked = credit.split(credit.linkage(records, person_links, entity_links, population, legal_entity)
                                     .localCheckpoint())
@@ -411,7 +448,7 @@ def _representatives(spark: SparkSession, settings: Settings, entities: DataFram
     numbers = (entities.select(F.col("legal_representative_identity_number").alias("identity_number"))
                .where(F.col("identity_number").isNotNull()).distinct().localCheckpoint())
     numbers = F.broadcast(numbers) if numbers.count() <= base.REPEATED_KEYS_BROADCAST else numbers
-    return (_tonight(spark, settings, "population_records", run_date)
+    return (_records(spark, settings, "population", run_date)
             .select("identity_number", "person_id", "resolved_by").join(numbers, "identity_number", "left_semi")
             .join(lake.read(spark, population_path).select("person_id"), "person_id", "left_semi"))
 

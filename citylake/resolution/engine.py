@@ -50,7 +50,11 @@ class Resolution:
     id column) of the clusters resolved again, and ``resolved``: those records as in ``records``
     (checkpointed), every record of these ids and of the ids they have tonight. Every other id's
     records are tonight what they were last night (in every column but the configuration's
-    ``provenance``), with the same id, resolved_by and review_reason."""
+    ``provenance``), with the same id, resolved_by and review_reason. ``changed``: then, the
+    records (as in ``records``) whose row differs from last night's in some column, the new ones
+    among them; ``ended_keys``: the record keys whose last night's row does not hold tonight (it
+    changed, or the record is gone). Every record of ``records`` not in ``changed`` is last
+    night's row as it was."""
 
     records: DataFrame
     links: DataFrame
@@ -62,6 +66,8 @@ class Resolution:
     resolved_keys: DataFrame | None = None
     replaced_ids: DataFrame | None = None
     resolved: DataFrame | None = None
+    changed: DataFrame | None = None
+    ended_keys: DataFrame | None = None
 
 
 @dataclass

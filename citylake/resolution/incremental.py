@@ -188,6 +188,18 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
     as_before = previous.join(_small(gone), "record_key", "left_anti")
     result = records.unionByName(as_before.select(*records.columns))
 
+    # the rows that differ from last night's: new and changed records, and those given another id,
+    # cluster, way of resolving or flag (a re-clustered record is mostly as it was)
+    previous_of = subset.select(F.col(KEY).alias("record_key"), DELTA, PREVIOUS_ID, *PREVIOUS.values())
+    same = ~F.col(DELTA) & F.col(id_column).eqNullSafe(F.col(PREVIOUS_ID))
+    for name, alias in PREVIOUS.items():
+        if name != "content_hash":
+            same = same & F.col(name).eqNullSafe(F.col(alias))
+    compared = records.join(previous_of, "record_key", "left").withColumn("__same", F.coalesce(same, F.lit(False)))
+    changed = compared.where(~F.col("__same")).select(*records.columns)
+    ended_keys = (compared.where(~F.col("__same") & F.col(PREVIOUS["content_hash"]).isNotNull()).select("record_key")
+                  .unionByName(deleted.select(F.col(KEY).alias("record_key"))))
+
     counts = keys.agg(F.count(F.lit(1)).alias("records"), F.sum(F.col(DELTA).cast("int")).alias("delta"),
                       F.sum(F.col(PREVIOUS["content_hash"]).isNull().cast("int")).alias("new")).first()
     part_size = subset.count()
@@ -209,7 +221,8 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
             result.select("cluster", F.col(f"`{truth_column}`").cast("string").alias("truth")), "cluster", "truth")
     return engine.Resolution(result, finished["links"], finished["review"], prepared.conflicts, history,
                              model, report, resolved_keys=subset.select(F.col(KEY).alias("record_key")),
-                             replaced_ids=touched.select(F.col(PREVIOUS_ID).alias(id_column)), resolved=records)
+                             replaced_ids=touched.select(F.col(PREVIOUS_ID).alias(id_column)), resolved=records,
+                             changed=changed, ended_keys=ended_keys)
 
 
 BROADCAST_KEYS = 500_000  # a set of record keys up to this size is sent to every task, not shuffled

@@ -147,3 +147,28 @@ def test_a_source_delivering_late_changes_the_order_of_nights():
     assert same_night_order(last, {"hr": D("2026-11-24"), "si": D("2026-11-24")})  # dc gone (its records with it)
     assert not same_night_order(last, {"hr": D("2026-11-24"), "si": D("2026-11-23"), "dc": D("2026-11-23")})
     assert not same_night_order(last, {"hr": D("2026-11-24"), "si": D("2026-11-24"), "dc": D("2026-11-24")})
+
+
+def test_a_versioned_table_gives_each_record_as_it_was_on_a_night(spark):
+    table = spark.createDataFrame([
+        ("a", "first", D("2026-11-23"), None),              # never changed
+        ("b", "first", D("2026-11-23"), D("2026-11-24")),   # replaced on the 24th
+        ("b", "second", D("2026-11-24"), None),
+        ("c", "first", D("2026-11-23"), D("2026-11-25")),   # gone on the 25th
+        ("d", "first", D("2026-11-25"), None),              # new on the 25th
+    ], "record_key string, value string, night date, valid_to date")
+
+    def on(night):
+        return {(row.record_key, row.value) for row in base.records_as_of(table, night).collect()}
+
+    assert base.records_as_of(table, "2026-11-23").columns == ["record_key", "value"]
+    assert on("2026-11-22") == set()
+    assert on("2026-11-23") == {("a", "first"), ("b", "first"), ("c", "first")}
+    assert on("2026-11-24") == {("a", "first"), ("b", "second"), ("c", "first")}
+    assert on("2026-11-26") == {("a", "first"), ("b", "second"), ("d", "first")}
+
+
+def test_a_table_of_a_copy_per_night_gives_that_night_s_copy(spark):
+    table = spark.createDataFrame([("a", "first", D("2026-11-23")), ("a", "second", D("2026-11-24"))],
+                                  "record_key string, value string, night date")
+    assert [row.value for row in base.records_as_of(table, "2026-11-24").collect()] == ["second"]

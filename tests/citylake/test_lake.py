@@ -103,3 +103,35 @@ def test_content_hash_sees_content_not_order_nor_run(spark):
     changed = spark.createDataFrame([("1", "张三", "run-1", None), ("2", "李五", "run-1", None)], schema)
     assert lake.content_hash(changed) != base
     assert lake.content_hash(spark.createDataFrame(rows[:1], schema)) != base
+
+
+@pytest.mark.spark
+def test_a_versioned_table_takes_a_night_s_changes_only_and_a_rerun_writes_it_once(spark, tmp_path):
+    from delta.tables import DeltaTable
+
+    from citylake.base import records_as_of
+
+    path = str(tmp_path / "records")
+    schema = "record_key string, value string"
+
+    def write(rows, ended, night, after):
+        lake.write_versions(spark, path, spark.createDataFrame(rows, schema),
+                            None if ended is None else spark.createDataFrame([(k,) for k in ended], "record_key string"),
+                            "record_key", night, after)
+
+    def on(night):
+        return dict((row.record_key, row.value) for row in records_as_of(lake.read(spark, path), night).collect())
+
+    write([("a", "a1"), ("b", "b1"), ("c", "c1")], None, "2026-11-23", None)
+    assert DeltaTable.forPath(spark, path).detail().first()["properties"]["delta.enableDeletionVectors"] == "true"
+    write([("b", "b2"), ("d", "d1")], ["b", "c"], "2026-11-24", "2026-11-23")  # b changed, c gone, d new
+    assert on("2026-11-23") == {"a": "a1", "b": "b1", "c": "c1"}
+    assert on("2026-11-24") == {"a": "a1", "b": "b2", "d": "d1"}
+    assert lake.read(spark, path).count() == 5  # a's one version was not written again
+    once = lake.content_hash(lake.read(spark, path))
+    write([("b", "b2"), ("d", "d1")], ["b", "c"], "2026-11-24", "2026-11-23")  # the night again
+    assert lake.content_hash(lake.read(spark, path)) == once
+    write([("a", "a2")], ["a"], "2026-11-24", "2026-11-23")  # the night again, other changes: the first undone
+    assert on("2026-11-24") == {"a": "a2", "b": "b1", "c": "c1"}
+    write([("a", "a3"), ("e", "e1")], None, "2026-11-25", "2026-11-24")  # in full: every version ends
+    assert on("2026-11-25") == {"a": "a3", "e": "e1"} and on("2026-11-24") == {"a": "a2", "b": "b1", "c": "c1"}

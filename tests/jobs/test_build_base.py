@@ -6,7 +6,7 @@ import json
 import pytest
 from pyspark.sql import functions as F
 
-from citylake import contracts, lake, quality
+from citylake import base, contracts, lake, quality
 from citylake import settings as citylake_settings
 from citylake.resolution import evaluate, truth_tables
 from citylake.timing import Phases
@@ -49,8 +49,7 @@ def two_nights(spark, tmp_path_factory):
 
 
 def _records(spark, settings, library, night):
-    return lake.read(spark, lake.path(settings, lake.BASE, f"{library}_records")).where(
-        F.col("night") == F.lit(night).cast("date")).drop("night")
+    return base.records_as_of(lake.read(spark, lake.path(settings, lake.BASE, f"{library}_records")), night)
 
 
 def _with_truth(spark, settings, library, night):
@@ -167,6 +166,27 @@ def test_the_second_night_keeps_unchanged_golden_records_and_equals_building_the
                       )["golden"]["mode"] == "incremental"
     assert lake.content_hash(legal_entity) == lake.content_hash(
         golden_legal_entity(_records(spark, settings, "legal_entity", NEXT_NIGHT), representatives))
+
+
+@pytest.mark.parametrize("library", ["population", "legal_entity"])
+def test_the_second_night_writes_only_the_records_that_changed_and_the_first_stays_readable(
+        spark, two_nights, library):
+    settings, _ = two_nights
+    table = lake.read(spark, lake.path(settings, lake.BASE, f"{library}_records"))
+    first, second = _records(spark, settings, library, NIGHT), _records(spark, settings, library, NEXT_NIGHT)
+    report = json.loads((settings.reports_dir / NIGHT / "resolution" / f"{library}.json").read_text())
+    assert first.count() == report["records"]  # night one's records, as night one wrote them
+    written = table.where(F.col("night") == F.lit(NEXT_NIGHT).cast("date")).drop("night", "valid_to")
+    # the night's new versions are exactly its records that are not as they were: few of them
+    assert lake.content_hash(written) == lake.content_hash(second.exceptAll(first.select(*second.columns)))
+    assert 0 < written.count() < second.count() / 2
+    assert second.groupBy("record_key").count().where("count > 1").isEmpty()
+
+
+def test_a_night_is_not_built_again_under_a_later_one(spark, two_nights):
+    settings, _ = two_nights
+    with pytest.raises(RuntimeError, match="a later night"):
+        build_base.build(spark, settings, "population", NIGHT, "run-again")
 
 
 def test_a_stale_source_stops_the_library(spark, settings_in, generated_night):

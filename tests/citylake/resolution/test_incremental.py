@@ -60,6 +60,27 @@ def test_a_number_under_another_person_is_held_out_and_flagged(nights):
     assert incremental["ss-b"][0] != incremental["hr-b"][0]
 
 
+def test_the_rows_that_differ_from_last_night_s_are_given_apart_to_write_as_new_versions(
+        spark, person_config, person_model):
+    previous = resolve(spark.createDataFrame(NIGHT1, PERSON_COLUMNS), person_config, model=person_model,
+                       salt="n1").records.localCheckpoint()
+    result = resolve_incremental(previous, spark.createDataFrame(NIGHT2, PERSON_COLUMNS), person_config,
+                                 person_model, salt="n2")
+    tonight = result.records.localCheckpoint()
+    columns = sorted(tonight.columns)
+    differing = tonight.select(columns).exceptAll(previous.select(columns))
+    # exactly the rows not as they were last night: the new records, and those the night changed
+    assert ({row.record_key: row.asDict() for row in result.changed.select(columns).collect()}
+            == {row.record_key: row.asDict() for row in differing.collect()})
+    assert {row.record_key for row in differing.collect()} >= {"cr-a", "ss-b", "bc-d"}
+    assert "hr-c" not in {row.record_key for row in differing.collect()}  # re-clustered or not, as it was
+    # and the keys whose row of last night no longer holds: changed, or gone (ss-a)
+    gone_or_changed = previous.select(columns).exceptAll(tonight.select(columns)).select("record_key")
+    assert sorted(row.record_key for row in result.ended_keys.collect()) == sorted(
+        row.record_key for row in gone_or_changed.collect())
+    assert "ss-a" in {row.record_key for row in result.ended_keys.collect()}
+
+
 def test_only_new_changed_and_deleted_records_are_counted_as_the_night_s_work(nights):
     *_, report = nights
     assert (report["new_records"], report["changed_records"], report["deleted_records"]) == (3, 0, 1)
