@@ -96,11 +96,13 @@ def rows_by_hash(standards: dict[str, DataFrame], make: Callable[[dict[str, Data
     """For an incremental night (:func:`citylake.resolution.resolve_incremental`'s ``fetch``):
     given some of tonight's records (their ``_row_hash``), the records ``make`` makes of only the
     standard rows with those hashes, so the night's other rows are not mapped (a row's records are
-    all made from it; the caller keeps the records it asked for)."""
+    all made from it; the caller keeps the records it asked for). Each standard table is scanned
+    once: the rows found are checkpointed before ``make`` reads them (more than once: the latest
+    delivery of each record is picked among them)."""
     def fetch(wanted: DataFrame) -> DataFrame:
         hashes = wanted.select(ROW_HASH).distinct().localCheckpoint()
         hashes = F.broadcast(hashes) if hashes.count() <= REPEATED_KEYS_BROADCAST else hashes
-        return make({name: with_row_hash(standard).join(hashes, ROW_HASH, "left_semi")
+        return make({name: with_row_hash(standard).join(hashes, ROW_HASH, "left_semi").localCheckpoint()
                      for name, standard in standards.items()})
     return fetch
 

@@ -29,7 +29,8 @@ DESCRIBED: dict[str, dict] = {
     "base/population": {"about": "人口库: one golden record per person, by survivorship, with provenance",
                         "from": ["base/population_records"], "sensitive": ["identity_number", "ethnicity"],
                         "personal": ["name", "sex", "birth_date", "address", "death_date"]},
-    "base/population_records": {"about": "every source's person records with their person_id (entity resolution)",
+    "base/population_records": {"about": "every source's person records with their person_id (entity resolution), "
+                                         "in versions (night written, valid_to)",
                                 "from": [f"standard/{s}" for s in PERSON_SOURCES],
                                 "sensitive": ["identity_number", "ethnicity", "insured_person_number", "identifiers"],
                                 "personal": ["name", "sex", "birth_date", "address", "death_date"]},
@@ -40,7 +41,8 @@ DESCRIBED: dict[str, dict] = {
                           "from": ["base/legal_entity_records", "base/population_records"],
                           "sensitive": ["legal_representative_identity_number"],
                           "personal": ["legal_representative_name"]},
-    "base/legal_entity_records": {"about": "every source's organisation records with their entity_id",
+    "base/legal_entity_records": {"about": "every source's organisation records with their entity_id, in versions "
+                                           "(night written, valid_to)",
                                   "from": [f"standard/{s}" for s in ENTITY_SOURCES],
                                   "sensitive": ["legal_representative_identity_number"],
                                   "personal": ["legal_representative"]},

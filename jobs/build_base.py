@@ -18,7 +18,12 @@ Written, per night so a rerun replaces its own night:
 
   base/<library>_records        every record with its person_id/entity_id, how it was resolved,
                                 why it is flagged, and the index the next night reads (block keys,
-                                valid identifiers) (partitioned by night)
+                                valid identifiers), in versions: a row holds from the night it was
+                                written (night) until another replaced it or the record left
+                                (valid_to); an incremental night writes only the records not as
+                                they were (lake.write_versions: one MERGE, deletion vectors), and
+                                a night's records are read with base.records_as_of. Nights are
+                                built in order: a night is refused under a later one built
   base/<library>_id_history     new ids, merges, splits, moves, removals
   base/resolution_review        conflicts (one identifier, clearly different people or names)
                                 and probable matches for a clerk; never merged silently (an

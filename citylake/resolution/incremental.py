@@ -25,7 +25,11 @@ identifiers), tonight's records and last night's model:
 5. ids are carried over by overlap within the re-clustered part (merges and splits go to the
    history), new ids never take an id in use elsewhere; every other record is last night's row as
    it was written (cluster, id, flags, index and provenance: the configuration's ``provenance``
-   columns say where it was delivered with the content it still has).
+   columns say where it was delivered with the content it still has);
+6. the rows that differ from last night's (``Resolution.changed``: new and changed records, and
+   those of the part given another id, cluster, way of resolving, flag or index) and the keys whose
+   row of last night no longer holds (``Resolution.ended_keys``) are given apart, so a caller
+   keeping the records in versions writes only these.
 
 So a night's work is one read of tonight's records (checkpointed with their keys and hashes where
 they lie), one narrow join of every record key with last night's, plus resolving the part it
