@@ -199,7 +199,7 @@ def write_versions(spark: SparkSession, table_path: str, versions: DataFrame, en
     holding versions of the ``ended`` keys end on ``night`` and ``versions`` (the table's other
     columns) hold from it, in one commit (a MERGE: with deletion vectors the ended rows are marked
     in their files, which are not rewritten). ``ended`` None: a night written in full, every
-    holding version ends. The changes are against the night ``after``: what was written or ended
+    holding version ends and ``versions`` are appended (two commits). The changes are against the night ``after``: what was written or ended
     after it is undone first (a rerun of ``night``, or a night that failed after writing here;
     None: from ``night`` on), so a night written twice is written once."""
     from delta.tables import DeltaTable
