@@ -213,7 +213,8 @@ def write_versions(spark: SparkSession, table_path: str, versions: DataFrame, en
     _with_deletion_vectors(spark, table_path)
     table = DeltaTable.forPath(spark, table_path)
     since = F.lit(after).cast("date") if after is not None else F.date_sub(on, 1)
-    if not read(spark, table_path).where((F.col("night") > since) | (F.col("valid_to") > since)).isEmpty():
+    held = read(spark, table_path)
+    if not held.where((F.col("night") > since) | (F.col("valid_to") > since)).isEmpty():
         log.info("%s: undoing what was written after %s", table_path, after or "the night before")
         table.delete(F.col("night") > since)
         table.update(F.col("valid_to") > since, {"valid_to": F.lit(None).cast("date")})
@@ -221,7 +222,7 @@ def write_versions(spark: SparkSession, table_path: str, versions: DataFrame, en
         table.update(F.col("valid_to").isNull(), {"valid_to": on})
         stamped.write.format("delta").mode("append").option("mergeSchema", "true").save(table_path)
         return
-    if set(stamped.columns) - set(read(spark, table_path).columns):  # a new column: the table gains it
+    if set(stamped.columns) - set(held.columns):  # a new column: the table gains it
         stamped.limit(0).write.format("delta").mode("append").option("mergeSchema", "true").save(table_path)
     changes = (stamped.withColumn("__ends", F.lit(None).cast("string"))
                .unionByName(ended.select(F.col(key).alias("__ends")).distinct(), allowMissingColumns=True))
