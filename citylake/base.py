@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import reduce
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from citylake.contracts import Contract
@@ -107,30 +107,38 @@ def rows_by_hash(standards: dict[str, DataFrame], make: Callable[[dict[str, Data
     return fetch
 
 
-# up to this many record keys delivered more than once are picked among by themselves (below)
+# up to this many keys (row hashes, record keys) are sent to every task rather than shuffled
 REPEATED_KEYS_BROADCAST = 500_000
+# up to this many record keys delivered more than once are looked up by every task (below): a
+# million keys with their latest batch and line are about 100 MB
+REPEATED_KEYS_LOOKUP = 2_000_000
 
 
 def latest_per_record(records: DataFrame) -> DataFrame:
     """One row per record key: the latest delivered (later batch, then later line), with how many
-    deliveries it had (re-sent copies and nightly snapshots).
+    deliveries it had (re-sent copies, an enrolment delivered once per insurance period).
 
-    The keys delivered more than once are found by counting the keys alone; when they are few
-    (up to REPEATED_KEYS_BROADCAST), only their rows are sorted and every other row passes as it
-    is, so a night's whole records are not shuffled (an incremental night then reads them where
-    they lie, citylake/resolution/incremental.py)."""
-    counts = records.groupBy("record_key").agg(F.count(F.lit(1)).alias("deliveries"))
-    repeated = counts.where(F.col("deliveries") > 1).localCheckpoint()
-    newest_first = Window.partitionBy("record_key").orderBy(F.col("_batch_id").desc(), F.col("_line_number").desc())
-
-    def newest(frame: DataFrame) -> DataFrame:
-        return frame.withColumn("__rank", F.row_number().over(newest_first)).where(F.col("__rank") == 1).drop("__rank")
-
-    if repeated.count() > REPEATED_KEYS_BROADCAST:
-        return newest(records.withColumn("deliveries", F.count(F.lit(1)).over(Window.partitionBy("record_key"))))
-    repeated = F.broadcast(repeated)
-    once = records.join(repeated, "record_key", "left_anti").withColumn("deliveries", F.lit(1).cast("long"))
-    return once.unionByName(newest(records.join(repeated, "record_key")))
+    The keys delivered more than once, their count and their latest (batch, line), are found from
+    those narrow columns alone (one aggregation). When they are not too many
+    (REPEATED_KEYS_LOOKUP; a million at 1M residents: social insurance delivers most
+    enrolments several times) every task looks a row up among them and keeps it when it is its
+    key's latest: no record is shuffled or sorted (an incremental night then reads the records
+    where they lie, narrow, citylake/resolution/incremental.py). Past that, the records are joined
+    with them by key."""
+    newest = F.struct(F.col("_batch_id"), F.col("_line_number"))
+    repeated = (records.groupBy("record_key")
+                .agg(F.count(F.lit(1)).alias("deliveries"), F.max(newest).alias("__newest"))
+                .where(F.col("deliveries") > 1)
+                .select(F.col("record_key").alias("__key"), "deliveries",
+                        F.col("__newest._batch_id").alias("__batch"), F.col("__newest._line_number").alias("__line"))
+                .localCheckpoint())
+    if repeated.count() <= REPEATED_KEYS_LOOKUP:
+        repeated = F.broadcast(repeated)
+    latest = (F.col("__key").isNull()
+              | (F.col("_batch_id").eqNullSafe(F.col("__batch")) & F.col("_line_number").eqNullSafe(F.col("__line"))))
+    return (records.join(repeated, F.col("record_key") == F.col("__key"), "left").where(latest)
+            .withColumn("deliveries", F.coalesce(F.col("deliveries"), F.lit(1).cast("long")))
+            .drop("__key", "__batch", "__line"))
 
 
 def union_all(frames: Iterable[DataFrame]) -> DataFrame:

@@ -94,30 +94,38 @@ SURVIVORSHIP_RULES = "2026-12-02"
 CREDIT_STAGE = "credit_linkage"
 
 
-def latest_landed(spark: SparkSession, settings: Settings, run_date: str) -> dict[str, date]:
-    """Each source's newest landed batch date, up to the night being processed."""
+def landed_nights(spark: SparkSession, settings: Settings) -> dict[str, list[date]]:
+    """Each source's nights with a landed batch, oldest first: the landing ledger read once (a
+    build asks for several nights' sources: tonight's, last night's)."""
     path = lake.path(settings, *lake.LANDING_LEDGER)
     if not lake.exists(spark, path):
         return {}
-    rows = (
-        lake.read(spark, path)
-        .filter(F.col("status") == "landed")
-        .withColumn("night", base.night_of(F.col("batch_id")))
-        .filter(F.col("night") <= F.lit(run_date).cast("date"))
-        .groupBy("source")
-        .agg(F.max("night").alias("night"))
-        .collect()
-    )
-    return {row.source: row.night for row in rows}
+    rows = (lake.read(spark, path).filter(F.col("status") == "landed")
+            .select("source", base.night_of(F.col("batch_id")).alias("night")).where(F.col("night").isNotNull())
+            .distinct().collect())
+    nights: dict[str, list[date]] = {}
+    for row in rows:
+        nights.setdefault(row.source, []).append(row.night)
+    return {source: sorted(found) for source, found in nights.items()}
 
 
-def standard_tables(spark: SparkSession, settings: Settings, library: str, run_date: str
-                    ) -> tuple[dict[str, DataFrame], list[str]]:
+def latest_landed(spark: SparkSession, settings: Settings, run_date: str,
+                  landed: dict[str, list[date]] | None = None) -> dict[str, date]:
+    """Each source's newest landed batch date, up to the night being processed (``landed``: the
+    ledger's nights, :func:`landed_nights`, when already read)."""
+    landed = landed_nights(spark, settings) if landed is None else landed
+    night = date.fromisoformat(run_date)
+    return {source: max(earlier) for source, nights in landed.items()
+            if (earlier := [found for found in nights if found <= night])}
+
+
+def standard_tables(spark: SparkSession, settings: Settings, library: str, run_date: str,
+                    ledger: dict[str, list[date]] | None = None) -> tuple[dict[str, DataFrame], list[str]]:
     """The library's sources' standard tables, each its latest batch up to tonight (a night's
     extract is the department's whole current set, so a record missing from it is gone), after the
-    freshness check."""
+    freshness check (``ledger``: :func:`landed_nights`, when already read)."""
     declared = base.feeding_sources(contracts.load_all().values(), SOURCES[library])
-    landed = latest_landed(spark, settings, run_date)
+    landed = latest_landed(spark, settings, run_date, ledger)
     night = date.fromisoformat(run_date)
     checks = [freshness_check(c.name, landed.get(c.name), night, c.freshness_days)
               for c in declared if c.name in landed or c.name in ANCHOR_SOURCES[library]]
@@ -249,8 +257,10 @@ def resolve_library(spark: SparkSession, settings: Settings, library: str, recor
     (folder / f"{library}.json").write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str))
 
     _write_records(spark, settings, library, result, run_date, previous_night)
+    phases.done("write_records")
     written = _records(spark, settings, library, run_date)
     _write_night(result.history, settings, f"{library}_id_history", run_date)
+    phases.done("write_id_history")
     review = (result.conflicts.select(F.lit("identifier_conflict").alias("kind"), "record_key",
                                       F.col("representative_key").alias("other_key"), "masked_identifier",
                                       F.lit(None).cast("double").alias("probability"))
@@ -259,12 +269,12 @@ def resolve_library(spark: SparkSession, settings: Settings, library: str, recor
                                                 F.lit(None).cast("string").alias("masked_identifier"),
                                                 "probability")))
     if result.resolved_keys is not None:  # an incremental night: last night's review of the rest stands
-        review = review.unionByName(_review_kept(spark, settings, library, run_date, result.resolved_keys,
-                                                 written.select("record_key")))
+        review = review.unionByName(_review_kept(spark, settings, library, run_date,
+                                                 result.resolved_keys.unionByName(result.ended_keys)))
     _write_night(review, settings, "resolution_review", run_date, library)
     model_row = spark.createDataFrame([(json.dumps(result.model.to_dict(), sort_keys=True),)], "model string")
     _write_night(model_row, settings, "resolution_models", run_date, library)
-    phases.done("write_resolution")
+    phases.done("write_review_and_model")
     log.info("%s: %s resolution of %d records into %d clusters (%s conflicts, %s review pairs)", library,
              report["mode"], report.get("records", 0), report.get("clusters", 0), report.get("conflicts"),
              report.get("review_pairs"))
@@ -274,7 +284,8 @@ def resolve_library(spark: SparkSession, settings: Settings, library: str, recor
 
 
 def golden_records(spark: SparkSession, settings: Settings, library: str, resolved: Resolved, run_date: str,
-                   build: Callable[[DataFrame], DataFrame]) -> tuple[DataFrame, DataFrame | None, dict]:
+                   build: Callable[[DataFrame], DataFrame], ledger: dict[str, list[date]] | None = None
+                   ) -> tuple[DataFrame, DataFrame | None, dict]:
     """Tonight's golden records (``build`` over the resolved records), checkpointed; the keys
     built again when the rest are last night's (None when all were built); and how they were
     made. On an incremental night, last night's golden records (the library's commit tagged with
@@ -285,13 +296,15 @@ def golden_records(spark: SparkSession, settings: Settings, library: str, resolv
     records resolved again (which are all of those ids' records: the records of every other id
     kept it, and no id in use elsewhere is given to one resolved again). All are built
     on a full night, when the sources' nights changed order (the latest source for an address may be
-    another), or when last night's version cannot be read (vacuumed)."""
+    another), or when last night's version cannot be read (vacuumed). ``ledger``: the landing
+    ledger's nights (:func:`landed_nights`), when the build read it already."""
     key = KEYS[library]
     path = lake.path(settings, lake.BASE, library)
     version = None if resolved.replaced_ids is None else lake.tagged_version(
         spark, path, _golden_tag(resolved.previous_night))
-    order = (base.same_night_order(_nights(spark, settings, library, resolved.previous_night),
-                                   _nights(spark, settings, library, run_date)) if version is not None else None)
+    ledger = landed_nights(spark, settings) if ledger is None and version is not None else ledger
+    order = (base.same_night_order(_nights(spark, settings, library, resolved.previous_night, ledger),
+                                   _nights(spark, settings, library, run_date, ledger)) if version is not None else None)
     if version is not None and order:
         try:
             # every record of a changed id was resolved again: built from those, not from all
@@ -307,9 +320,10 @@ def golden_records(spark: SparkSession, settings: Settings, library: str, resolv
     return build(resolved.records).localCheckpoint(), None, made
 
 
-def _nights(spark: SparkSession, settings: Settings, library: str, night: str) -> dict[str, date]:
+def _nights(spark: SparkSession, settings: Settings, library: str, night: str,
+            ledger: dict[str, list[date]] | None = None) -> dict[str, date]:
     """The night of each of the library's sources' batch that a build of ``night`` reads."""
-    return {source: landed for source, landed in latest_landed(spark, settings, night).items()
+    return {source: landed for source, landed in latest_landed(spark, settings, night, ledger).items()
             if source in SOURCES[library]}
 
 
@@ -328,25 +342,20 @@ def _golden_tag(night: str | None) -> dict[str, str]:
     return {"night": str(night), "survivorship_rules": SURVIVORSHIP_RULES}
 
 
-def _review_kept(spark: SparkSession, settings: Settings, library: str, run_date: str, resolved_keys: DataFrame,
-                 present: DataFrame) -> DataFrame:
-    """Last night's review rows about records tonight's incremental run left as they were (both
-    records still delivered (``present``: tonight's record keys), neither re-resolved
-    (``resolved_keys``))."""
+def _review_kept(spark: SparkSession, settings: Settings, library: str, run_date: str, redone: DataFrame
+                 ) -> DataFrame:
+    """Last night's review rows about records tonight's incremental run left as they were: neither
+    record is among ``redone`` (the records it resolved again and those gone tonight: when few,
+    sent to every task, so last night's review is not joined with every record's key)."""
     last, _ = _night_table(spark, settings, "resolution_review", run_date, library)
     if last is None:
         return spark.createDataFrame([], "kind string, record_key string, other_key string, "
                                          "masked_identifier string, probability double")
-    redone = resolved_keys.select(F.col("record_key").alias("__key"))
-    present = present.select(F.col("record_key").alias("__key"))
-
-    def standing(rows: DataFrame, column: str) -> DataFrame:  # the record delivered, not re-resolved
-        return (rows.join(redone, F.col(column) == F.col("__key"), "left_anti")
-                .join(present, F.col(column) == F.col("__key"), "left_semi"))
-
-    kept = standing(last.select("kind", "record_key", "other_key", "masked_identifier", "probability"), "record_key")
-    return kept.where(F.col("other_key").isNull()).unionByName(
-        standing(kept.where(F.col("other_key").isNotNull()), "other_key"))
+    redone = redone.select(F.col("record_key").alias("__key")).distinct().localCheckpoint()
+    redone = F.broadcast(redone) if redone.count() <= base.REPEATED_KEYS_BROADCAST else redone
+    kept = (last.select("kind", "record_key", "other_key", "masked_identifier", "probability")
+            .join(redone, F.col("record_key") == F.col("__key"), "left_anti"))
+    return kept.join(redone, F.col("other_key") == F.col("__key"), "left_anti")
 
 
 def publish(spark: SparkSession, settings: Settings, library: str, golden: DataFrame, run_date: str, run_id: str,
@@ -417,7 +426,8 @@ def write_build_report(phases: Phases, settings: Settings, library: str, run_dat
 def build(spark: SparkSession, settings: Settings, library: str, run_date: str, run_id: str,
           mode: str = "auto") -> int:
     phases = Phases()
-    standards, freshness = standard_tables(spark, settings, library, run_date)
+    ledger = landed_nights(spark, settings)
+    standards, freshness = standard_tables(spark, settings, library, run_date, ledger)
     phases.done("sources")
     if library == "credit":
         rows = build_credit(spark, settings, standards, run_date, run_id, freshness, phases)
@@ -426,12 +436,13 @@ def build(spark: SparkSession, settings: Settings, library: str, run_date: str, 
     if library == "population":
         resolved = resolve_library(spark, settings, library, person_records(standards), run_date, mode, phases,
                                    base.rows_by_hash(standards, person_records))
-        survivorship = partial(golden_population, source_nights=_nights(spark, settings, library, run_date))
-        golden, changed, made = golden_records(spark, settings, library, resolved, run_date, survivorship)
+        survivorship = partial(golden_population, source_nights=_nights(spark, settings, library, run_date, ledger))
+        golden, changed, made = golden_records(spark, settings, library, resolved, run_date, survivorship, ledger)
     else:
         resolved = resolve_library(spark, settings, library, entity_records(standards), run_date, mode, phases,
                                    base.rows_by_hash(standards, entity_records))
-        survivors, changed, made = golden_records(spark, settings, library, resolved, run_date, entity_survivors)
+        survivors, changed, made = golden_records(spark, settings, library, resolved, run_date, entity_survivors,
+                                                  ledger)
         golden = with_representative(survivors, _representatives(spark, settings, survivors, run_date)
                                      ).localCheckpoint()
         changed = None  # any entity's representative may be another person tonight: the history compares all

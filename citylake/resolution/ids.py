@@ -24,6 +24,7 @@ from pyspark.sql import functions as F
 
 HISTORY_SCHEMA = "event string, id string, from_id string, records long"
 MATCHING_ROUNDS = 10
+RESERVED_LOOKUP_BROADCAST = 500_000  # up to this many new ids are sent to every task of the ids in use
 
 
 def _new_id(prefix: str, salt: str, smallest_key, attempt) -> F.Column:
@@ -38,8 +39,8 @@ def assign_ids(clusters: DataFrame, previous_ids: DataFrame | None, *, id_column
 
     ``clusters``: one row per record (``key``, ``cluster``); ``previous_ids``: last night's record
     -> id map (``key``, ``id_column``), or None on the first night; ``reserved_ids``: ids in use
-    elsewhere (a one-column frame) that new ids must not take (an incremental run passes the ids
-    of the clusters it does not touch)."""
+    elsewhere (a one-column frame, repeats allowed) that new ids must not take (an incremental run
+    passes last night's ids: those of the clusters it does not touch are in use)."""
     spark = clusters.sparkSession
     records = clusters.select(F.col(key).alias("key"), F.col(cluster).cast("string").alias("cluster")).localCheckpoint()
     kept = spark.createDataFrame([], "cluster string, id string")
@@ -72,16 +73,19 @@ def assign_ids(clusters: DataFrame, previous_ids: DataFrame | None, *, id_column
     smallest = records.groupBy("cluster").agg(F.min("key").alias("smallest"), F.count(F.lit(1)).alias("size"))
     unassigned = smallest.join(kept, "cluster", "left_anti")
     taken = previous.select("id").distinct().unionByName(kept.select("id"))
-    if reserved_ids is not None:
-        taken = taken.unionByName(reserved_ids.select(F.col(reserved_ids.columns[0]).alias("id")))
+    reserved = None if reserved_ids is None else reserved_ids.select(F.col(reserved_ids.columns[0]).alias("id"))
     fresh = spark.createDataFrame([], "cluster string, id string")
     attempt = 0
     while True:
         candidates = unassigned.select("cluster", _new_id(prefix, salt, F.col("smallest"), F.lit(attempt)).alias("id"))
         clash = Window.partitionBy("id")
-        candidates = candidates.withColumn("__same", F.count(F.lit(1)).over(clash))
-        good = (candidates.where(F.col("__same") == 1).join(taken, "id", "left_anti")
-                .select("cluster", "id")).localCheckpoint()
+        candidates = (candidates.withColumn("__same", F.count(F.lit(1)).over(clash)).where(F.col("__same") == 1)
+                      .drop("__same").localCheckpoint())
+        if reserved is not None:  # few candidates looked up among the ids in use, not those shuffled
+            asked = candidates.select("id")
+            asked = F.broadcast(asked) if candidates.count() <= RESERVED_LOOKUP_BROADCAST else asked
+            candidates = candidates.join(reserved.join(asked, "id", "left_semi"), "id", "left_anti")
+        good = candidates.join(taken, "id", "left_anti").select("cluster", "id").localCheckpoint()
         fresh = fresh.unionByName(good)
         unassigned = unassigned.join(good.select("cluster"), "cluster", "left_anti").localCheckpoint()
         if unassigned.isEmpty():

@@ -106,22 +106,20 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
                                  *provenance).localCheckpoint()
     else:
         tonight = tonight.withColumns({KEY: delivery[KEY], HASH: delivery[HASH]}).localCheckpoint()
+    phases.done("read_tonight")
     last = previous.select(F.col("record_key").alias(KEY), F.col(id_column).alias(PREVIOUS_ID),
                            *[F.col(name).alias(alias) for name, alias in PREVIOUS.items()])
-    if not last.groupBy(KEY).count().where(F.col("count") > 1).isEmpty():  # a narrow check before a wide sort
-        last = last.dropDuplicates([KEY])
+    night = _joined(tonight, last)
+    if not night.groupBy(KEY).count().where(F.col("count") > 1).isEmpty():  # one narrow check of both sides
+        repeated = tonight.groupBy(KEY).count().where(F.col("count") > 1).count()
+        if repeated:
+            raise ValueError(f"{config.source}: tonight's records hold {repeated} record keys more than once: an "
+                             f"incremental run needs one row per record key (the latest delivery of each)")
+        last = last.dropDuplicates([KEY])  # last night's written twice: one of each
         previous = previous.dropDuplicates(["record_key"])
-    night = (tonight.select(KEY, HASH).join(last, KEY, "full_outer")
-             .withColumn(RID, F.when(F.col(HASH).isNotNull(), F.monotonically_increasing_id()))
-             .withColumn(DELTA, F.col(PREVIOUS["content_hash"]).isNull()
-                         | (F.col(PREVIOUS["content_hash"]) != F.col(HASH)))
-             .localCheckpoint())
+        night = _joined(tonight, last)
     present = night.where(F.col(RID).isNotNull())
     keys = present.select(RID, KEY, HASH, DELTA, PREVIOUS_ID, *PREVIOUS.values())
-    repeated = keys.groupBy(KEY).count().where(F.col("count") > 1).count()
-    if repeated:
-        raise ValueError(f"{config.source}: tonight's records hold {repeated} record keys more than once: an "
-                         f"incremental run needs one row per record key (the latest delivery of each)")
     deleted = night.where(F.col(RID).isNull()).select(KEY, PREVIOUS_ID, *PREVIOUS.values())
 
     def delivered(rows: DataFrame) -> DataFrame:
@@ -181,8 +179,8 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
         F.col(id_column).isNotNull())
     touched_ids = F.broadcast(touched.select(F.col(PREVIOUS_ID).alias(id_column)))
     previous_of_part = last_ids.join(touched_ids, id_column, "left_semi")
-    untouched_ids = last_ids.select(id_column).distinct().join(touched_ids, id_column, "left_anti")
-    records, history = engine.with_ids(records, previous_of_part, config, salt, reserved_ids=untouched_ids)
+    # new ids take none of last night's (those of the untouched clusters stay in use)
+    records, history = engine.with_ids(records, previous_of_part, config, salt, reserved_ids=last_ids.select(id_column))
     records = records.localCheckpoint()  # the part, for the write and for the golden records of its ids
     phases.done("recluster")
 
@@ -227,6 +225,17 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
                              model, report, resolved_keys=subset.select(F.col(KEY).alias("record_key")),
                              replaced_ids=touched.select(F.col(PREVIOUS_ID).alias(id_column)), resolved=records,
                              changed=changed, ended_keys=ended_keys)
+
+
+def _joined(tonight: DataFrame, last: DataFrame) -> DataFrame:
+    """Tonight's record keys and hashes joined with last night's (full outer, checkpointed), with
+    tonight's row ids (RID; a deleted record has none) and whether a record is new or changed
+    (DELTA)."""
+    return (tonight.select(KEY, HASH).join(last, KEY, "full_outer")
+            .withColumn(RID, F.when(F.col(HASH).isNotNull(), F.monotonically_increasing_id()))
+            .withColumn(DELTA, F.col(PREVIOUS["content_hash"]).isNull()
+                        | (F.col(PREVIOUS["content_hash"]) != F.col(HASH)))
+            .localCheckpoint())
 
 
 BROADCAST_KEYS = 500_000  # a set of record keys up to this size is sent to every task, not shuffled

@@ -22,9 +22,9 @@ def test_record_keys_are_stable_hide_the_key_and_name_the_role(spark):
     assert again.a == row.a
 
 
-@pytest.mark.parametrize("repeated_keys_broadcast", [500_000, 0])  # the repeated keys picked alone, or every row sorted
-def test_latest_delivery_of_each_record_wins_and_deliveries_are_counted(spark, monkeypatch, repeated_keys_broadcast):
-    monkeypatch.setattr(base, "REPEATED_KEYS_BROADCAST", repeated_keys_broadcast)
+@pytest.mark.parametrize("repeated_keys_lookup", [2_000_000, 0])  # looked up by every task, or joined by key
+def test_latest_delivery_of_each_record_wins_and_deliveries_are_counted(spark, monkeypatch, repeated_keys_lookup):
+    monkeypatch.setattr(base, "REPEATED_KEYS_LOOKUP", repeated_keys_lookup)
     standard = spark.createDataFrame(
         [("A", "old name", "hr/2026-11-22", 9), ("A", "new name", "hr/2026-11-23", 2),
          ("A", "same night, earlier line", "hr/2026-11-23", 1), ("B", "only", "hr/2026-11-23", 5)],

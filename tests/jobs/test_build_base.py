@@ -189,6 +189,22 @@ def test_a_night_is_not_built_again_under_a_later_one(spark, two_nights):
         build_base.build(spark, settings, "population", NIGHT, "run-again")
 
 
+def test_the_landing_ledger_is_read_once_into_each_source_s_nights(spark, two_nights):
+    settings, _ = two_nights
+    ledger = build_base.landed_nights(spark, settings)
+    assert ledger["household_registration"] == [dt.date(2026, 11, 23), dt.date(2026, 11, 24)]
+    assert build_base.latest_landed(spark, settings, NIGHT, ledger)["household_registration"] == dt.date(2026, 11, 23)
+    assert build_base.latest_landed(spark, settings, NEXT_NIGHT) == build_base.latest_landed(
+        spark, settings, NEXT_NIGHT, ledger)
+
+
+def test_the_latest_landed_night_of_a_source_is_its_newest_up_to_the_night():
+    d = dt.date.fromisoformat
+    ledger = {"a": [d("2026-11-20"), d("2026-11-23"), d("2026-11-25")], "b": [d("2026-11-25")]}
+    assert build_base.latest_landed(None, None, "2026-11-24", ledger) == {"a": d("2026-11-23")}
+    assert build_base.latest_landed(None, None, "2026-11-25", ledger) == {"a": d("2026-11-25"), "b": d("2026-11-25")}
+
+
 def test_a_stale_source_stops_the_library(spark, settings_in, generated_night):
     land.land(spark, settings_in, "household_registration", NIGHT, "run-1")
     standardise.standardise(spark, settings_in, "household_registration", NIGHT, "run-1")

@@ -161,6 +161,16 @@ def test_tonight_s_records_must_hold_each_record_key_once(spark, person_config, 
         resolve_incremental(first.records.localCheckpoint(), twice, person_config, person_model, salt="n2")
 
 
+def test_last_night_s_records_written_twice_are_read_once(spark, person_config, person_model, nights):
+    _, incremental, _, _ = nights
+    first = resolve(spark.createDataFrame(NIGHT1, PERSON_COLUMNS), person_config, model=person_model, salt="n1")
+    previous = first.records.localCheckpoint()
+    twice = previous.unionByName(previous.where(F.col("record_key") == "hr-c"))
+    result = resolve_incremental(twice, spark.createDataFrame(NIGHT2, PERSON_COLUMNS), person_config, person_model,
+                                 salt="n2")
+    assert _resolved(result) == incremental
+
+
 # records made of rows (citylake/base.py: as_records): a hash of the row, and the mapping's fingerprint
 MADE_COLUMNS = PERSON_COLUMNS + ", _row_hash string, _mapping string, _line_number long"
 
