@@ -33,6 +33,7 @@ from functools import reduce
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from citylake import joins, lake
 from citylake.contracts import Contract
 from citylake.resolution.features import content_hash
 from citylake.standardise import ROW_HASH
@@ -100,15 +101,12 @@ def rows_by_hash(standards: dict[str, DataFrame], make: Callable[[dict[str, Data
     once: the rows found are checkpointed before ``make`` reads them (more than once: the latest
     delivery of each record is picked among them)."""
     def fetch(wanted: DataFrame) -> DataFrame:
-        hashes = wanted.select(ROW_HASH).distinct().localCheckpoint()
-        hashes = F.broadcast(hashes) if hashes.count() <= REPEATED_KEYS_BROADCAST else hashes
+        hashes = joins.small(wanted.select(ROW_HASH).distinct().localCheckpoint())
         return make({name: with_row_hash(standard).join(hashes, ROW_HASH, "left_semi").localCheckpoint()
                      for name, standard in standards.items()})
     return fetch
 
 
-# up to this many keys (row hashes, record keys) are sent to every task rather than shuffled
-REPEATED_KEYS_BROADCAST = 500_000
 # up to this many record keys delivered more than once are looked up by every task (below): a
 # million keys with their latest batch and line are about 100 MB
 REPEATED_KEYS_LOOKUP = 2_000_000
@@ -238,21 +236,47 @@ def history(previous: DataFrame | None, current: DataFrame, key: str, tracked: l
         only = F.broadcast(changed.select(key))
         as_they_were = as_they_were.unionByName(current_versions.join(only, key, "left_anti").select(*columns))
         current_versions, current = current_versions.join(only, key, "left_semi"), current.join(only, key, "left_semi")
-    compared = (current_versions.select(key, F.struct(*tracked).alias("__was"), "valid_from")
-                .join(current.select(key, F.struct(*tracked).alias("__now")), key, "full_outer"))
+    compared = _compared(current_versions, current, key, tracked)
     was, now = F.col("__was"), F.col("__now")
-
-    def version(values: Column, valid_from: Column, valid_to: Column) -> Column:
-        return F.struct(*[values[name].alias(name) for name in tracked], valid_from.alias("valid_from"),
-                        valid_to.alias("valid_to"), valid_to.isNull().alias("is_current"))
-
     unchanged = was.isNotNull() & now.isNotNull() & was.eqNullSafe(now)
-    versions = F.when(unchanged, F.array(version(was, F.col("valid_from"), F.lit(None).cast("date")))).otherwise(
-        F.filter(F.array(F.when(was.isNotNull(), version(was, F.col("valid_from"), tonight)),
-                         F.when(now.isNotNull(), version(now, tonight, F.lit(None).cast("date")))),
-                 lambda row: row.isNotNull()))
+    still_open = F.lit(None).cast("date")
+    versions = F.when(unchanged, F.array(_version(tracked, was, F.col("valid_from"), still_open))).otherwise(
+        F.filter(F.array(F.when(was.isNotNull(), _version(tracked, was, F.col("valid_from"), tonight)),
+                         F.when(now.isNotNull(), _version(tracked, now, tonight, still_open))),
+                         lambda row: row.isNotNull()))
     opened = compared.select(key, F.explode(versions).alias("__version")).select(key, "__version.*")
     return as_they_were.unionByName(opened.select(*columns))
+
+
+def history_changes(open_versions: DataFrame, current: DataFrame, key: str, tracked: list[str], night: str
+                    ) -> DataFrame:
+    """A night's changes to the SCD type 2 history (:func:`history`), for
+    :func:`citylake.lake.write_changes`: ``open_versions`` are the current versions of some keys
+    (the history's rows with is_current), ``current`` tonight's golden records of those keys. A key
+    whose tracked values changed, or that is gone, ends its open version (a row with lake.ENDS, the
+    key); a key changed or new opens tonight's version (a row to insert). Unchanged keys give
+    nothing."""
+    tonight = F.lit(night).cast("date")
+    compared = _compared(open_versions, current, key, tracked)
+    was, now = F.col("__was"), F.col("__now")
+    differs = compared.where(~(was.isNotNull() & now.isNotNull() & was.eqNullSafe(now)))
+    opened = (differs.where(now.isNotNull())
+              .select(key, _version(tracked, now, tonight, F.lit(None).cast("date")).alias("__version"))
+              .select(key, "__version.*", F.lit(None).cast("string").alias(lake.ENDS)))
+    return opened.unionByName(differs.where(was.isNotNull()).select(F.col(key).alias(lake.ENDS)),
+                              allowMissingColumns=True)
+
+
+def _compared(open_versions: DataFrame, current: DataFrame, key: str, tracked: list[str]) -> DataFrame:
+    """Each key's open version (``__was``, its tracked values, and valid_from) against tonight's
+    values (``__now``), in one full outer join: either is null for a key new or gone."""
+    return (open_versions.select(key, F.struct(*tracked).alias("__was"), "valid_from")
+            .join(current.select(key, F.struct(*tracked).alias("__now")), key, "full_outer"))
+
+
+def _version(tracked: list[str], values: Column, valid_from: Column, valid_to: Column) -> Column:
+    return F.struct(*[values[name].alias(name) for name in tracked], valid_from.alias("valid_from"),
+                    valid_to.alias("valid_to"), valid_to.isNull().alias("is_current"))
 
 
 # A versioned table (base/<library>_records): each row is a version of a record, written on its

@@ -34,7 +34,7 @@ import random
 import time
 from typing import Callable, TypeVar
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
     DoubleType,
@@ -232,6 +232,55 @@ def write_versions(spark: SparkSession, table_path: str, versions: DataFrame, en
      .whenNotMatchedInsert(condition="s.__ends IS NULL",
                            values={name: F.col(f"s.`{name}`") for name in stamped.columns})
      .execute())
+
+
+ENDS = "__ends"  # in a night's changes (write_changes): the key whose rows end; null on a row to insert
+# commits that are not writes: a table maintained (citylake/maintenance.py) holds the rows it held
+MAINTENANCE_OPERATIONS = ("OPTIMIZE", "VACUUM START", "VACUUM END", "SET TBLPROPERTIES")
+
+
+def write_changes(spark: SparkSession, table_path: str, changes: DataFrame, key: str, tag: dict[str, str],
+                  since: int, ended: dict[str, Column] | None = None, held: str | None = None) -> None:
+    """A night's changes to a table written in one commit (a MERGE, with deletion vectors: the
+    files of the rows ending are marked, not rewritten), tagged ``tag`` (for
+    :func:`tagged_version`), where the table as it was at version ``since`` (last night's) is
+    what the changes are against: when something was written after it (this night, run before),
+    the table is restored to it first, so a night written twice is written once (maintenance
+    since, OPTIMIZE or VACUUM, changed no row and is kept).
+
+    ``changes``: the rows to insert (ENDS null) and the keys whose rows end (ENDS the key, the
+    table's columns null): the rows of those keys (those matching ``held``, a condition on the
+    table's row ``t``) are deleted, or, given ``ended``, updated so (column: value)."""
+    from delta.tables import DeltaTable
+
+    table = DeltaTable.forPath(spark, table_path)
+    later = (table.history().where(F.col("version") > since)
+             .where(~F.col("operation").isin(*MAINTENANCE_OPERATIONS)).select("version", "operation").collect())
+    if later:
+        log.info("%s: restored to version %d (undoing %s) before tonight's changes", table_path, since,
+                 ", ".join(f"{row.operation} at {row.version}" for row in sorted(later)))
+        table.restoreToVersion(since)
+    _with_deletion_vectors(spark, table_path)
+    table = DeltaTable.forPath(spark, table_path)  # as it is now: with deletion vectors on
+    columns = [name for name in changes.columns if name != ENDS]
+    condition = f"t.`{key}` = s.{ENDS}" + (f" AND ({held})" if held else "")
+    merge = table.alias("t").merge(changes.alias("s"), condition)
+    merge = merge.whenMatchedDelete() if ended is None else merge.whenMatchedUpdate(set=ended)
+    merge = merge.whenNotMatchedInsert(condition=f"s.{ENDS} IS NULL",
+                                       values={name: F.col(f"s.`{name}`") for name in columns})
+    metadata = "spark.databricks.delta.commitInfo.userMetadata"
+    spark.conf.set(metadata, json.dumps(tag, sort_keys=True))
+    try:
+        merge.execute()
+    finally:
+        spark.conf.unset(metadata)
+
+
+def same_columns(spark: SparkSession, table_path: str, frame: DataFrame) -> bool:
+    """Whether the table has exactly ``frame``'s columns, of its types (in any order)."""
+    held = read(spark, table_path).schema
+    return {(f.name, f.dataType.simpleString()) for f in held} == {(f.name, f.dataType.simpleString())
+                                                                   for f in frame.schema}
 
 
 def _with_deletion_vectors(spark: SparkSession, table_path: str) -> None:

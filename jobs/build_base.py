@@ -34,7 +34,9 @@ and, after the gate expectations/base.<library>.json passes, the golden records 
 and their SCD type 2 history base/<library>_history. On an incremental night only the golden
 records of the persons (entities) the resolution resolved again are built again; every other one
 is last night's, read from the commit that night tagged (golden_records, citylake/base.py:
-refreshed). The resolution's report (counts, timings,
+refreshed); and only those persons' rows are written, to the golden records and their history
+(publish: one MERGE each, lake.write_changes, tagged with the night, against the commits last
+night tagged; a rerun restores those first). The resolution's report (counts, timings,
 model; no personal data) goes to reports/<date>/resolution/<library>.json, the seconds of each
 phase of the build (sources, resolve, golden, gate, writes, history) to reports/<date>/build/.
 
@@ -60,7 +62,7 @@ from typing import NamedTuple
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from citylake import base, contracts, credit, job, lake, quality
+from citylake import base, contracts, credit, job, joins, lake, quality
 from citylake import legal_entity, population
 from citylake.contracts import Contract
 from citylake.legal_entity import ENTITY_SOURCES, entity_records, entity_survivors, with_representative
@@ -351,32 +353,59 @@ def _review_kept(spark: SparkSession, settings: Settings, library: str, run_date
     if last is None:
         return spark.createDataFrame([], "kind string, record_key string, other_key string, "
                                          "masked_identifier string, probability double")
-    redone = redone.select(F.col("record_key").alias("__key")).distinct().localCheckpoint()
-    redone = F.broadcast(redone) if redone.count() <= base.REPEATED_KEYS_BROADCAST else redone
+    redone = joins.small(redone.select(F.col("record_key").alias("__key")).distinct().localCheckpoint())
     kept = (last.select("kind", "record_key", "other_key", "masked_identifier", "probability")
             .join(redone, F.col("record_key") == F.col("__key"), "left_anti"))
     return kept.join(redone, F.col("other_key") == F.col("__key"), "left_anti")
 
 
 def publish(spark: SparkSession, settings: Settings, library: str, golden: DataFrame, run_date: str, run_id: str,
-            freshness: list[str], phases: Phases, changed: DataFrame | None = None) -> int:
-    """Gate, then replace base/<library> (tagged with the night, see :func:`golden_records`) and
-    update its SCD2 history. ``golden``: checkpointed; ``changed``: when only these keys' golden
-    records may differ from last night's (:func:`golden_records`), the history compares those only."""
+            freshness: list[str], phases: Phases, changed: DataFrame | None = None,
+            previous_night: str | None = None) -> int:
+    """Gate, then write base/<library> (tagged with the night, see :func:`golden_records`) and
+    its SCD2 history (tagged so too). ``golden``: checkpointed, every golden record; ``changed``:
+    when only these keys' golden records may differ from last night's (``previous_night``'s, see
+    :func:`golden_records`), only their rows are written (:func:`citylake.lake.write_changes`,
+    on the tables as that night left them), else the table is replaced and the history compares
+    every key."""
     report = quality.run_gate(golden, f"base.{library}", run_id, settings.reports_dir / "gx")
     phases.done("gate")
     quality.write_report(settings.reports_dir, run_date, report, freshness=freshness)
     if not report.passed:
         raise quality.GateFailed(f"{library}: not published: {report.summary()}")
-    lake.overwrite(golden, lake.path(settings, lake.BASE, library), _golden_tag(run_date) if library in KEYS else None)
+    path = lake.path(settings, lake.BASE, library)
+    key, tag = KEYS.get(library), _golden_tag(run_date)
+    only = None if changed is None else joins.small(changed.select(key))
+    since = _written_by(spark, path, previous_night) if only is not None else None
+    rows = golden if only is None else golden.join(only, key, "left_semi")
+    if since is not None and lake.same_columns(spark, path, golden):
+        ended = changed.select(F.col(key).alias(lake.ENDS))
+        lake.write_changes(spark, path, rows.withColumn(lake.ENDS, F.lit(None).cast("string"))
+                           .unionByName(ended, allowMissingColumns=True), key, tag, since)
+    else:
+        lake.overwrite(golden, path, tag if key else None)
     phases.done("write_golden")
     if library in TRACKED:
         history_path = lake.path(settings, lake.BASE, f"{library}_history")
-        previous = lake.read(spark, history_path).localCheckpoint() if lake.exists(spark, history_path) else None
-        lake.overwrite(base.history(previous, golden, KEYS[library], TRACKED[library], run_date, changed),
-                       history_path)
+        since = _written_by(spark, history_path, previous_night) if only is not None else None
+        changes = None if since is None else base.history_changes(
+            lake.read(spark, history_path, since).where("is_current").join(only, key, "left_semi"), rows, key,
+            TRACKED[library], run_date)
+        if changes is not None and lake.same_columns(spark, history_path, changes.drop(lake.ENDS)):
+            lake.write_changes(spark, history_path, changes.localCheckpoint(), key, tag, since, held="t.is_current",
+                               ended={"valid_to": F.lit(run_date).cast("date"), "is_current": F.lit(False)})
+        else:
+            previous = lake.read(spark, history_path).localCheckpoint() if lake.exists(spark, history_path) else None
+            lake.overwrite(base.history(previous, golden, key, TRACKED[library], run_date, changed), history_path,
+                           tag)
         phases.done("history")
-    return lake.read(spark, lake.path(settings, lake.BASE, library)).count()
+    return lake.read(spark, path).count()
+
+
+def _written_by(spark: SparkSession, path: str, night: str | None) -> int | None:
+    """The version of base/<library> (or its history) that ``night``'s build wrote (its commit
+    tagged so, :func:`_golden_tag`), if any: tonight's changes are written against it."""
+    return None if night is None else lake.tagged_version(spark, path, _golden_tag(night))
 
 
 def build_credit(spark: SparkSession, settings: Settings, standards: dict[str, DataFrame], run_date: str,
@@ -448,7 +477,8 @@ def build(spark: SparkSession, settings: Settings, library: str, run_date: str, 
         changed = None  # any entity's representative may be another person tonight: the history compares all
     phases.done("golden")
     log.info("%s: golden records %s", library, made)
-    rows = publish(spark, settings, library, golden, run_date, run_id, freshness, phases, changed)
+    rows = publish(spark, settings, library, golden, run_date, run_id, freshness, phases, changed,
+                   resolved.previous_night)
     write_build_report(phases, settings, library, run_date, golden=made)
     return rows
 
@@ -461,9 +491,8 @@ def _representatives(spark: SparkSession, settings: Settings, entities: DataFram
     population_path = lake.path(settings, lake.BASE, "population")
     if not (lake.exists(spark, people_path) and lake.exists(spark, population_path)):
         return spark.createDataFrame([], "identity_number string, person_id string, resolved_by string")
-    numbers = (entities.select(F.col("legal_representative_identity_number").alias("identity_number"))
-               .where(F.col("identity_number").isNotNull()).distinct().localCheckpoint())
-    numbers = F.broadcast(numbers) if numbers.count() <= base.REPEATED_KEYS_BROADCAST else numbers
+    numbers = joins.small(entities.select(F.col("legal_representative_identity_number").alias("identity_number"))
+                          .where(F.col("identity_number").isNotNull()).distinct().localCheckpoint())
     return (_records(spark, settings, "population", run_date)
             .select("identity_number", "person_id", "resolved_by").join(numbers, "identity_number", "left_semi")
             .join(lake.read(spark, population_path).select("person_id"), "person_id", "left_semi"))

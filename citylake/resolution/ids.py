@@ -22,9 +22,10 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
+from citylake import joins
+
 HISTORY_SCHEMA = "event string, id string, from_id string, records long"
 MATCHING_ROUNDS = 10
-RESERVED_LOOKUP_BROADCAST = 500_000  # up to this many new ids are sent to every task of the ids in use
 
 
 def _new_id(prefix: str, salt: str, smallest_key, attempt) -> F.Column:
@@ -82,8 +83,7 @@ def assign_ids(clusters: DataFrame, previous_ids: DataFrame | None, *, id_column
         candidates = (candidates.withColumn("__same", F.count(F.lit(1)).over(clash)).where(F.col("__same") == 1)
                       .drop("__same").localCheckpoint())
         if reserved is not None:  # few candidates looked up among the ids in use, not those shuffled
-            asked = candidates.select("id")
-            asked = F.broadcast(asked) if candidates.count() <= RESERVED_LOOKUP_BROADCAST else asked
+            asked = joins.small(candidates.select("id"), candidates.count())
             candidates = candidates.join(reserved.join(asked, "id", "left_semi"), "id", "left_anti")
         good = candidates.join(taken, "id", "left_anti").select("cluster", "id").localCheckpoint()
         fresh = fresh.unionByName(good)

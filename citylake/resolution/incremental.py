@@ -54,6 +54,7 @@ from collections.abc import Callable
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from citylake import joins
 from citylake.resolution import blocking, engine, features
 from citylake.resolution.config import ResolutionConfig
 from citylake.resolution.features import HASH, KEY, RID
@@ -131,7 +132,7 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
     delta = keys.where(F.col(DELTA))
     hashed = engine.hashed_features(config, engine.comparisons_of(config))
     if narrow:
-        wanted = tonight.join(_small(delta.select(KEY, RID)), KEY)
+        wanted = tonight.join(joins.small(delta.select(KEY, RID)), KEY)
         made = fetch(wanted.select(*config.content))
         delta_rows = (made.withColumns({KEY: delivery[KEY], HASH: delivery[HASH]}).drop(*provenance)
                       .join(wanted.select(KEY, HASH, RID, *provenance), [KEY, HASH]))
@@ -162,7 +163,7 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
     # the part: the new and changed rows as delivered tonight, the unchanged ones as written last
     # night (the same content; their provenance says where it was delivered)
     unchanged_rows = (previous.withColumns({KEY: F.col("record_key"), HASH: F.col("content_hash")})
-                      .join(_small(subset.where(~F.col(DELTA)).select(KEY, RID)), KEY)
+                      .join(joins.small(subset.where(~F.col(DELTA)).select(KEY, RID)), KEY)
                       .select(*[F.col(f"`{name}`").cast(types[name]).alias(name) for name in columns],
                               KEY, HASH, RID))
     part = delta_rows.select(*[F.col(f"`{name}`") for name in columns], KEY, HASH, RID).unionByName(
@@ -187,7 +188,7 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
     # every other record as it was written last night (its provenance too: where it was delivered
     # with the content it still has)
     gone = subset.select(KEY).unionByName(deleted.select(KEY)).withColumnRenamed(KEY, "record_key")
-    as_before = previous.join(_small(gone), "record_key", "left_anti")
+    as_before = previous.join(joins.small(gone), "record_key", "left_anti")
     result = records.unionByName(as_before.select(*records.columns))
 
     # the rows that differ from last night's: new and changed records, and those given another id,
@@ -238,18 +239,10 @@ def _joined(tonight: DataFrame, last: DataFrame) -> DataFrame:
             .localCheckpoint())
 
 
-BROADCAST_KEYS = 500_000  # a set of record keys up to this size is sent to every task, not shuffled
-
-
-def _small(keys: DataFrame) -> DataFrame:
-    """``keys`` marked for a broadcast join when it has at most BROADCAST_KEYS rows."""
-    return F.broadcast(keys) if keys.count() <= BROADCAST_KEYS else keys
-
-
 def _rows_of(tonight: DataFrame, keys: DataFrame) -> DataFrame:
     """Tonight's rows (with KEY) of the record keys in ``keys``, with their row id (RID): read
     where they lie when the keys are few, so the night's other records are not shuffled."""
-    return tonight.join(_small(keys.select(KEY, RID)), KEY)
+    return tonight.join(joins.small(keys.select(KEY, RID)), KEY)
 
 
 def _touched_ids(keys: DataFrame, deleted: DataFrame, delta: DataFrame, delta_index: DataFrame,

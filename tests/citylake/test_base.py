@@ -3,7 +3,7 @@ import datetime as dt
 import pytest
 from pyspark.sql import functions as F
 
-from citylake import base
+from citylake import base, lake
 from citylake.base import (Pick, as_records, history, latest_per_record, priority, record_key, refreshed,
                            same_night_order, survivors)
 
@@ -113,6 +113,25 @@ def test_history_opens_closes_and_keeps_versions(spark):
     changed = spark.createDataFrame([("b",), ("c",)], "k string")
     assert {(r.k, r.v, r.valid_from, r.valid_to, r.is_current)
             for r in history(first, tonight, "k", ["v"], "2026-11-24", changed).collect()} == second
+
+
+def test_a_night_s_history_changes_end_and_open_the_versions_history_would(spark):
+    first = _history(spark, [("a", "1", D("2026-11-22"), D("2026-11-23"), False),
+                             ("a", "2", D("2026-11-23"), None, True),
+                             ("b", "2", D("2026-11-23"), None, True),
+                             ("c", "3", D("2026-11-23"), None, True),
+                             ("d", None, D("2026-11-23"), None, True)])
+    tonight = spark.createDataFrame([("a", "2"), ("b", "5"), ("d", None), ("e", "6")], "k string, v string")
+    changes = base.history_changes(first.where("is_current"), tonight, "k", ["v"], "2026-11-24").collect()
+    assert sorted(row[lake.ENDS] for row in changes if row[lake.ENDS]) == ["b", "c"]  # changed, gone
+    opened = [(row.k, row.v, row.valid_from, row.valid_to, row.is_current) for row in changes if not row[lake.ENDS]]
+    assert sorted(opened) == [("b", "5", D("2026-11-24"), None, True), ("e", "6", D("2026-11-24"), None, True)]
+    # applied as lake.write_changes applies them (the open version of an ending key closes)
+    ending = {row[lake.ENDS] for row in changes if row[lake.ENDS]}
+    applied = {(r.k, r.v, r.valid_from, D("2026-11-24"), False) if r.is_current and r.k in ending
+               else (r.k, r.v, r.valid_from, r.valid_to, r.is_current) for r in first.collect()} | set(opened)
+    assert applied == {(r.k, r.v, r.valid_from, r.valid_to, r.is_current)
+                       for r in history(first, tonight, "k", ["v"], "2026-11-24").collect()}
 
 
 def test_history_of_a_rerun_night_is_the_same_and_a_gone_key_is_closed(spark):

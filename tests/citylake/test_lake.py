@@ -135,3 +135,45 @@ def test_a_versioned_table_takes_a_night_s_changes_only_and_a_rerun_writes_it_on
     assert on("2026-11-24") == {"a": "a2", "b": "b1", "c": "c1"}
     write([("a", "a3"), ("e", "e1")], None, "2026-11-25", "2026-11-24")  # in full: every version ends
     assert on("2026-11-25") == {"a": "a3", "e": "e1"} and on("2026-11-24") == {"a": "a2", "b": "b1", "c": "c1"}
+
+
+@pytest.mark.spark
+def test_a_night_s_changes_replace_their_keys_rows_once_against_last_night(spark, tmp_path):
+    from delta.tables import DeltaTable
+
+    path = str(tmp_path / "population")
+    schema = "person_id string, name string"
+    lake.overwrite(spark.createDataFrame([("P1", "甲"), ("P2", "乙"), ("P3", "丙")], schema), path, {"night": "1"})
+    since = lake.tagged_version(spark, path, {"night": "1"})
+    DeltaTable.forPath(spark, path).optimize().executeCompaction()  # maintenance: no row changed
+
+    def write(rows, ended, night):
+        changes = spark.createDataFrame(rows, schema).withColumn(lake.ENDS, F.lit(None).cast("string")).unionByName(
+            spark.createDataFrame([(k,) for k in ended], f"{lake.ENDS} string"), allowMissingColumns=True)
+        lake.write_changes(spark, path, changes, "person_id", {"night": night}, since)
+
+    def rows():
+        return sorted(tuple(row) for row in lake.read(spark, path).collect())
+
+    write([("P2", "乙乙"), ("P4", "丁")], ["P2", "P3"], "2")  # P2 changed, P3 gone, P4 new
+    assert rows() == [("P1", "甲"), ("P2", "乙乙"), ("P4", "丁")]
+    commits = DeltaTable.forPath(spark, path).history().orderBy(F.desc("version")).collect()
+    assert [c.operation for c in commits[:3]] == ["MERGE", "SET TBLPROPERTIES", "OPTIMIZE"]  # OPTIMIZE kept
+    assert lake.tagged_version(spark, path, {"night": "2"}) == commits[0].version
+    write([("P1", "甲甲")], ["P1"], "2")  # night 2 again, other changes: the first run's undone
+    assert rows() == [("P1", "甲甲"), ("P2", "乙"), ("P3", "丙")]
+    assert spark.conf.get("spark.databricks.delta.commitInfo.userMetadata", None) is None  # not left behind
+
+
+@pytest.mark.spark
+def test_a_night_s_changes_can_end_rows_instead_of_deleting_them(spark, tmp_path):
+    path = str(tmp_path / "history")
+    schema = "k string, v string, is_current boolean"
+    lake.overwrite(spark.createDataFrame([("a", "0", False), ("a", "1", True), ("b", "2", True)], schema), path,
+                   {"night": "1"})
+    changes = spark.createDataFrame([("a", "3", True)], schema).withColumn(lake.ENDS, F.lit(None).cast("string"))
+    changes = changes.unionByName(spark.createDataFrame([("a",)], f"{lake.ENDS} string"), allowMissingColumns=True)
+    lake.write_changes(spark, path, changes, "k", {"night": "2"}, lake.tagged_version(spark, path, {"night": "1"}),
+                       ended={"is_current": F.lit(False)}, held="t.is_current")
+    assert sorted(tuple(row) for row in lake.read(spark, path).collect()) == [
+        ("a", "0", False), ("a", "1", False), ("a", "3", True), ("b", "2", True)]

@@ -147,6 +147,20 @@ def test_history_closes_changed_persons_and_keeps_the_rest(spark, two_nights):
     assert reopened.where(F.col("valid_from") == F.lit(NEXT_NIGHT).cast("date")).count() > 0
 
 
+def test_the_second_night_writes_the_changed_persons_only_and_its_history_equals_comparing_all(spark, two_nights):
+    from delta.tables import DeltaTable
+
+    settings, _ = two_nights
+    for name in ("population", "population_history"):
+        last = DeltaTable.forPath(spark, lake.path(settings, lake.BASE, name)).history(1).first()
+        assert last.operation == "MERGE" and json.loads(last.userMetadata)["night"] == NEXT_NIGHT, name
+    path = lake.path(settings, lake.BASE, "population_history")
+    first = lake.read(spark, path, lake.tagged_version(spark, path, build_base._golden_tag(NIGHT)))
+    golden = lake.read(spark, lake.path(settings, lake.BASE, "population"))
+    compared = base.history(first, golden, "person_id", build_base.TRACKED["population"], NEXT_NIGHT)
+    assert lake.content_hash(lake.read(spark, path)) == lake.content_hash(compared)
+
+
 def test_the_second_night_keeps_unchanged_golden_records_and_equals_building_them_all(spark, two_nights):
     from citylake.legal_entity import golden_legal_entity
     from citylake.population import golden_population
@@ -224,3 +238,11 @@ def test_each_build_phase_is_timed_into_the_night_s_build_report(tmp_path):
     build_base.write_build_report(phases, settings, "population", NIGHT)
     report = json.loads((settings.reports_dir / NIGHT / "build" / "population.json").read_text())
     assert report == {"library": "population", "seconds": {"sources": 9.5, "resolve": 0.5}, "total": 10.0}
+
+
+def test_the_second_night_built_again_writes_the_same_persons_and_history(spark, two_nights):
+    settings, _ = two_nights
+    tables = {name: lake.path(settings, lake.BASE, name) for name in ("population", "population_history")}
+    before = {name: lake.content_hash(lake.read(spark, path)) for name, path in tables.items()}
+    build_base.build(spark, settings, "population", NEXT_NIGHT, "run-again")
+    assert {name: lake.content_hash(lake.read(spark, path)) for name, path in tables.items()} == before
