@@ -183,15 +183,17 @@ def same_night_order(before: dict[str, date], after: dict[str, date]) -> bool:
 
 
 def refreshed(previous: DataFrame, records: DataFrame, key: str, changed: DataFrame,
-              build: Callable[[DataFrame], DataFrame]) -> DataFrame:
+              build: Callable[[DataFrame], DataFrame]) -> tuple[DataFrame, DataFrame, DataFrame]:
     """Tonight's golden records from last night's (``previous``: at least the columns ``build``
     gives): those of the ``changed`` keys built again by ``build`` from their records, every other
     one as it was. Equal to ``build(records)`` when every other key's records are what they were
     last night in all ``build`` reads (and ``build`` ranks records by what they hold, not by where
-    they sit in an extract)."""
-    only = F.broadcast(changed.select(key))  # a night's changed keys: few, sent to every task
+    they sit in an extract). Gives them all, those built again and those kept (unmaterialised: a
+    caller may write the ones built again only)."""
+    only = joins.small(changed.select(key))  # a night's changed keys: few, sent to every task
     built = build(records.join(only, key, "left_semi"))
-    return previous.join(only, key, "left_anti").select(*built.columns).unionByName(built)
+    kept = previous.join(only, key, "left_anti").select(*built.columns)
+    return kept.unionByName(built), built, kept
 
 
 def priority(source: Column, ranking: list[str]) -> Column:

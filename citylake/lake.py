@@ -181,8 +181,11 @@ def replace_where(frame: DataFrame, table_path: str, predicate: str) -> None:
     )
 
 
-def overwrite(frame: DataFrame, table_path: str, tag: dict[str, str] | None = None) -> None:
-    """Replaces the table; ``tag`` goes into the commit (its userMetadata), for :func:`tagged_version`."""
+def overwrite(frame: DataFrame, table_path: str, tag: dict[str, str] | None = None,
+              deletion_vectors: bool = False) -> None:
+    """Replaces the table; ``tag`` goes into the commit (its userMetadata), for :func:`tagged_version`.
+    ``deletion_vectors``: turned on for the table (once), which a later night's changes
+    (:func:`write_changes`, :func:`write_versions`) then mark rows with."""
     def write() -> None:
         writer = frame.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
         if tag is not None:
@@ -190,6 +193,8 @@ def overwrite(frame: DataFrame, table_path: str, tag: dict[str, str] | None = No
         writer.save(table_path)
 
     with_commit_retry(write, table_path)
+    if deletion_vectors:
+        _with_deletion_vectors(frame.sparkSession, table_path)
 
 
 def write_versions(spark: SparkSession, table_path: str, versions: DataFrame, ended: DataFrame | None, key: str,
@@ -207,8 +212,7 @@ def write_versions(spark: SparkSession, table_path: str, versions: DataFrame, en
     on = F.lit(night).cast("date")
     stamped = versions.withColumns({"night": on, "valid_to": F.lit(None).cast("date")})
     if not exists(spark, table_path):
-        overwrite(stamped, table_path)
-        _with_deletion_vectors(spark, table_path)
+        overwrite(stamped, table_path, deletion_vectors=True)
         return
     _with_deletion_vectors(spark, table_path)
     table = DeltaTable.forPath(spark, table_path)

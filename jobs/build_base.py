@@ -285,21 +285,32 @@ def resolve_library(spark: SparkSession, settings: Settings, library: str, recor
     return Resolved(written, previous_night, result.replaced_ids, result.resolved)
 
 
+class Golden(NamedTuple):
+    """Tonight's golden records and how they were made; on an incremental night also the keys
+    built again (``changed``) and their golden records (``rebuilt``, checkpointed; a changed key
+    without one is gone): every other one is last night's."""
+
+    records: DataFrame
+    made: dict
+    changed: DataFrame | None = None
+    rebuilt: DataFrame | None = None
+
+
 def golden_records(spark: SparkSession, settings: Settings, library: str, resolved: Resolved, run_date: str,
-                   build: Callable[[DataFrame], DataFrame], ledger: dict[str, list[date]] | None = None
-                   ) -> tuple[DataFrame, DataFrame | None, dict]:
-    """Tonight's golden records (``build`` over the resolved records), checkpointed; the keys
-    built again when the rest are last night's (None when all were built); and how they were
-    made. On an incremental night, last night's golden records (the library's commit tagged with
-    that night and these survivorship rules) are kept for every person (entity) the resolution
-    left as it was: its records, in every column but the configuration's ``provenance`` (none of
-    which survivorship reads), its id, how they were resolved and flagged, are last night's. The
-    ids of the clusters resolved again, last night's and tonight's, are built again, from the
-    records resolved again (which are all of those ids' records: the records of every other id
-    kept it, and no id in use elsewhere is given to one resolved again). All are built
-    on a full night, when the sources' nights changed order (the latest source for an address may be
-    another), or when last night's version cannot be read (vacuumed). ``ledger``: the landing
-    ledger's nights (:func:`landed_nights`), when the build read it already."""
+                   build: Callable[[DataFrame], DataFrame], ledger: dict[str, list[date]] | None = None) -> Golden:
+    """Tonight's golden records (``build`` over the resolved records). On an incremental night,
+    last night's golden records (the library's commit tagged with that night and these
+    survivorship rules) are kept for every person (entity) the resolution left as it was: its
+    records, in every column but the configuration's ``provenance`` (none of which survivorship
+    reads), its id, how they were resolved and flagged, are last night's. The ids of the clusters
+    resolved again, last night's and tonight's, are built again, from the records resolved again
+    (which are all of those ids' records: the records of every other id kept it, and no id in use
+    elsewhere is given to one resolved again); those are checkpointed, the kept ones are read where
+    they lie (from last night's commit, when the gate reads them: only the ones built again are
+    written). All are built, and checkpointed, on a full night, when the sources' nights changed
+    order (the latest source for an address may be another), or when last night's version cannot
+    be read (vacuumed). ``ledger``: the landing ledger's nights (:func:`landed_nights`), when the
+    build read it already."""
     key = KEYS[library]
     path = lake.path(settings, lake.BASE, library)
     version = None if resolved.replaced_ids is None else lake.tagged_version(
@@ -312,14 +323,16 @@ def golden_records(spark: SparkSession, settings: Settings, library: str, resolv
             # every record of a changed id was resolved again: built from those, not from all
             changed = (resolved.replaced_ids.select(key).unionByName(resolved.again.select(key))
                        .where(F.col(key).isNotNull()).distinct().localCheckpoint())
-            golden = base.refreshed(lake.read(spark, path, version), resolved.again, key, changed, build
-                                    ).localCheckpoint()
-            return golden, changed, {"mode": "incremental", "from_version": version, "rebuilt": changed.count()}
+            golden, rebuilt, kept = base.refreshed(lake.read(spark, path, version), resolved.again, key, changed,
+                                                   lambda records: build(records).localCheckpoint())
+            made = {"mode": "incremental", "from_version": version, "rebuilt": changed.count(),
+                    "kept": kept.count()}  # last night's files read: they are there
+            return Golden(golden, made, changed, rebuilt)
         except Exception as error:  # noqa: BLE001 - last night's files gone: build them all
             log.warning("%s: last night's golden records (version %d) unreadable, building all: %s", library,
                         version, str(error).splitlines()[0])
     made = {"mode": "full"} | ({"why_full": "the sources' nights changed order"} if order is False else {})
-    return build(resolved.records).localCheckpoint(), None, made
+    return Golden(build(resolved.records).localCheckpoint(), made)
 
 
 def _nights(spark: SparkSession, settings: Settings, library: str, night: str,
@@ -361,13 +374,13 @@ def _review_kept(spark: SparkSession, settings: Settings, library: str, run_date
 
 def publish(spark: SparkSession, settings: Settings, library: str, golden: DataFrame, run_date: str, run_id: str,
             freshness: list[str], phases: Phases, changed: DataFrame | None = None,
-            previous_night: str | None = None) -> int:
+            previous_night: str | None = None, rebuilt: DataFrame | None = None) -> int:
     """Gate, then write base/<library> (tagged with the night, see :func:`golden_records`) and
-    its SCD2 history (tagged so too). ``golden``: checkpointed, every golden record; ``changed``:
-    when only these keys' golden records may differ from last night's (``previous_night``'s, see
-    :func:`golden_records`), only their rows are written (:func:`citylake.lake.write_changes`,
-    on the tables as that night left them), else the table is replaced and the history compares
-    every key."""
+    its SCD2 history (tagged so too). ``golden``: every golden record; ``changed``: when only
+    these keys' golden records may differ from last night's (``previous_night``'s, see
+    :func:`golden_records`; ``rebuilt``: theirs, when the caller has them apart), only their rows
+    are written (:func:`citylake.lake.write_changes`, on the tables as that night left them),
+    else the table is replaced and the history compares every key."""
     report = quality.run_gate(golden, f"base.{library}", run_id, settings.reports_dir / "gx")
     phases.done("gate")
     quality.write_report(settings.reports_dir, run_date, report, freshness=freshness)
@@ -377,13 +390,13 @@ def publish(spark: SparkSession, settings: Settings, library: str, golden: DataF
     key, tag = KEYS.get(library), _golden_tag(run_date)
     only = None if changed is None else joins.small(changed.select(key))
     since = _written_by(spark, path, previous_night) if only is not None else None
-    rows = golden if only is None else golden.join(only, key, "left_semi")
+    rows = golden if only is None else rebuilt if rebuilt is not None else golden.join(only, key, "left_semi")
     if since is not None and lake.same_columns(spark, path, golden):
         ended = changed.select(F.col(key).alias(lake.ENDS))
         lake.write_changes(spark, path, rows.withColumn(lake.ENDS, F.lit(None).cast("string"))
                            .unionByName(ended, allowMissingColumns=True), key, tag, since)
     else:
-        lake.overwrite(golden, path, tag if key else None)
+        lake.overwrite(golden, path, tag if key else None, deletion_vectors=library in TRACKED)
     phases.done("write_golden")
     if library in TRACKED:
         history_path = lake.path(settings, lake.BASE, f"{library}_history")
@@ -397,7 +410,7 @@ def publish(spark: SparkSession, settings: Settings, library: str, golden: DataF
         else:
             previous = lake.read(spark, history_path).localCheckpoint() if lake.exists(spark, history_path) else None
             lake.overwrite(base.history(previous, golden, key, TRACKED[library], run_date, changed), history_path,
-                           tag)
+                           tag, deletion_vectors=True)
         phases.done("history")
     return lake.read(spark, path).count()
 
@@ -466,20 +479,19 @@ def build(spark: SparkSession, settings: Settings, library: str, run_date: str, 
         resolved = resolve_library(spark, settings, library, person_records(standards), run_date, mode, phases,
                                    base.rows_by_hash(standards, person_records))
         survivorship = partial(golden_population, source_nights=_nights(spark, settings, library, run_date, ledger))
-        golden, changed, made = golden_records(spark, settings, library, resolved, run_date, survivorship, ledger)
+        golden = golden_records(spark, settings, library, resolved, run_date, survivorship, ledger)
     else:
         resolved = resolve_library(spark, settings, library, entity_records(standards), run_date, mode, phases,
                                    base.rows_by_hash(standards, entity_records))
-        survivors, changed, made = golden_records(spark, settings, library, resolved, run_date, entity_survivors,
-                                                  ledger)
-        golden = with_representative(survivors, _representatives(spark, settings, survivors, run_date)
-                                     ).localCheckpoint()
-        changed = None  # any entity's representative may be another person tonight: the history compares all
+        survivors = golden_records(spark, settings, library, resolved, run_date, entity_survivors, ledger)
+        # any entity's representative may be another person tonight: all are written, the history compares all
+        golden = Golden(with_representative(survivors.records, _representatives(
+            spark, settings, survivors.records, run_date)).localCheckpoint(), survivors.made)
     phases.done("golden")
-    log.info("%s: golden records %s", library, made)
-    rows = publish(spark, settings, library, golden, run_date, run_id, freshness, phases, changed,
-                   resolved.previous_night)
-    write_build_report(phases, settings, library, run_date, golden=made)
+    log.info("%s: golden records %s", library, golden.made)
+    rows = publish(spark, settings, library, golden.records, run_date, run_id, freshness, phases, golden.changed,
+                   resolved.previous_night, golden.rebuilt)
+    write_build_report(phases, settings, library, run_date, golden=golden.made)
     return rows
 
 

@@ -344,6 +344,7 @@ def finish(prepared: Prepared, config: ResolutionConfig, model: fs.Model, scored
         "left_key", "right_key", "weight", probability.alias("probability"),
         F.lit("links_two_identified_clusters").alias("reason")))
     accepted = with_keys(links).select("left_key", "right_key", "weight", probability.alias("probability"))
+    review = review.localCheckpoint()  # counted for the report, then written: joined with the keys once
     return {"labels": labels, "links": accepted, "review": review, "clustering": facts,
             "links_count": links.count()}
 

@@ -156,8 +156,11 @@ def test_only_changed_persons_are_built_again_and_the_rest_kept(spark):
 
     previous = spark.createDataFrame([(p, n, "kept") for p, n in [("P1", "甲"), ("P2", "乙"), ("P3", "丙"), ("P5", "戊")]],
                                      "person_id string, name string, how string")
-    golden = {r.person_id: (r.name, r.how) for r in refreshed(previous, tonight, "person_id", changed, build).collect()}
+    golden, built, kept = refreshed(previous, tonight, "person_id", changed, build)
+    golden = {r.person_id: (r.name, r.how) for r in golden.collect()}
     assert golden == {"P1": ("甲", "kept"), "P2": ("乙乙", "built"), "P4": ("丙", "built"), "P6": ("己", "built")}
+    assert sorted(r.person_id for r in built.collect()) == ["P2", "P4", "P6"]  # P3, P5 gone
+    assert [r.person_id for r in kept.collect()] == ["P1"]
 
 
 def test_a_source_delivering_late_changes_the_order_of_nights():

@@ -169,6 +169,7 @@ def test_the_second_night_keeps_unchanged_golden_records_and_equals_building_the
     population = lake.read(spark, lake.path(settings, lake.BASE, "population"))
     made = json.loads((settings.reports_dir / NEXT_NIGHT / "build" / "population.json").read_text())["golden"]
     assert made["mode"] == "incremental" and 0 < made["rebuilt"] < population.count()
+    assert 0 < made["kept"] < population.count()  # last night's, read where they lie
     people = _records(spark, settings, "population", NEXT_NIGHT)
     # every golden record built from the night's records as written (those the night kept carry last
     # night's batch): the latest source ranks by the night its batch read tonight came in
