@@ -401,11 +401,10 @@ def publish(spark: SparkSession, settings: Settings, library: str, golden: DataF
     if library in TRACKED:
         history_path = lake.path(settings, lake.BASE, f"{library}_history")
         since = _written_by(spark, history_path, previous_night) if only is not None else None
-        changes = None if since is None else base.history_changes(
-            lake.read(spark, history_path, since).where("is_current").join(only, key, "left_semi"), rows, key,
-            TRACKED[library], run_date)
+        changes = None if since is None else _history_changes(spark, history_path, since, only, rows, key,
+                                                              TRACKED[library], run_date)
         if changes is not None and lake.same_columns(spark, history_path, changes.drop(lake.ENDS)):
-            lake.write_changes(spark, history_path, changes.localCheckpoint(), key, tag, since, held="t.is_current",
+            lake.write_changes(spark, history_path, changes, key, tag, since, held="t.is_current",
                                ended={"valid_to": F.lit(run_date).cast("date"), "is_current": F.lit(False)})
         else:
             previous = lake.read(spark, history_path).localCheckpoint() if lake.exists(spark, history_path) else None
@@ -413,6 +412,20 @@ def publish(spark: SparkSession, settings: Settings, library: str, golden: DataF
                            tag, deletion_vectors=True)
         phases.done("history")
     return lake.read(spark, path).count()
+
+
+def _history_changes(spark: SparkSession, path: str, since: int, keys: DataFrame, golden: DataFrame, key: str,
+                     tracked: list[str], night: str) -> DataFrame | None:
+    """The night's changes to the history (:func:`citylake.base.history_changes`) of the ``keys``
+    built again (``golden``: theirs), against its version ``since``; None when that version
+    cannot be read (vacuumed): the history is then compared in full."""
+    try:
+        return base.history_changes(lake.read(spark, path, since).where("is_current").join(keys, key, "left_semi"),
+                                    golden, key, tracked, night).localCheckpoint()
+    except Exception as error:  # noqa: BLE001 - last night's files gone
+        log.warning("%s: version %d unreadable, the history compared in full: %s", path, since,
+                    str(error).splitlines()[0])
+        return None
 
 
 def _written_by(spark: SparkSession, path: str, night: str | None) -> int | None:

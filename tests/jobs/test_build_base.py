@@ -247,3 +247,18 @@ def test_the_second_night_built_again_writes_the_same_persons_and_history(spark,
     before = {name: lake.content_hash(lake.read(spark, path)) for name, path in tables.items()}
     build_base.build(spark, settings, "population", NEXT_NIGHT, "run-again")
     assert {name: lake.content_hash(lake.read(spark, path)) for name, path in tables.items()} == before
+
+
+def test_a_history_whose_last_night_cannot_be_read_is_compared_in_full(spark, tmp_path):
+    path = str(tmp_path / "population_history")
+    lake.overwrite(spark.createDataFrame([("P1", "甲", dt.date(2026, 11, 23), None, True)],
+                                         "person_id string, name string, valid_from date, valid_to date, "
+                                         "is_current boolean"), path)
+    keys = spark.createDataFrame([("P1",)], "person_id string")
+    golden = spark.createDataFrame([("P1", "甲甲")], "person_id string, name string")
+    changes = build_base._history_changes(spark, path, 0, keys, golden, "person_id", ["name"], NEXT_NIGHT)
+    assert {(row.person_id, row.name, row[lake.ENDS]) for row in changes.collect()} == {
+        (None, None, "P1"), ("P1", "甲甲", None)}  # P1's open version ends, tonight's opens
+    for name in (tmp_path / "population_history").glob("*.parquet"):
+        name.unlink()  # vacuumed
+    assert build_base._history_changes(spark, path, 0, keys, golden, "person_id", ["name"], NEXT_NIGHT) is None
