@@ -244,7 +244,8 @@ MAINTENANCE_OPERATIONS = ("OPTIMIZE", "VACUUM START", "VACUUM END", "SET TBLPROP
 
 
 def write_changes(spark: SparkSession, table_path: str, changes: DataFrame, key: str, tag: dict[str, str],
-                  since: int, ended: dict[str, Column] | None = None, held: str | None = None) -> None:
+                  since: int, ended: dict[str, Column] | None = None, held: str | None = None,
+                  history: list | None = None) -> None:
     """A night's changes to a table written in one commit (a MERGE, with deletion vectors: the
     files of the rows ending are marked, not rewritten), tagged ``tag`` (for
     :func:`tagged_version`), where the table as it was at version ``since`` (last night's) is
@@ -254,12 +255,13 @@ def write_changes(spark: SparkSession, table_path: str, changes: DataFrame, key:
 
     ``changes``: the rows to insert (ENDS null) and the keys whose rows end (ENDS the key, the
     table's columns null): the rows of those keys (those matching ``held``, a condition on the
-    table's row ``t``) are deleted, or, given ``ended``, updated so (column: value)."""
+    table's row ``t``) are deleted, or, given ``ended``, updated so (column: value). ``history``:
+    the table's :func:`commits`, when the caller read them already (for its ``since``)."""
     from delta.tables import DeltaTable
 
     table = DeltaTable.forPath(spark, table_path)
-    later = (table.history().where(F.col("version") > since)
-             .where(~F.col("operation").isin(*MAINTENANCE_OPERATIONS)).select("version", "operation").collect())
+    later = [commit for commit in (commits(spark, table_path) if history is None else history)
+             if commit.version > since and commit.operation not in MAINTENANCE_OPERATIONS]
     if later:
         log.info("%s: restored to version %d (undoing %s) before tonight's changes", table_path, since,
                  ", ".join(f"{row.operation} at {row.version}" for row in sorted(later)))
@@ -297,15 +299,24 @@ def _with_deletion_vectors(spark: SparkSession, table_path: str) -> None:
         spark.sql(f"ALTER TABLE delta.`{table_path}` SET TBLPROPERTIES ('delta.enableDeletionVectors' = true)")
 
 
-def tagged_version(spark: SparkSession, table_path: str, tag: dict[str, str]) -> int | None:
-    """The latest version of the table whose commit :func:`overwrite` tagged ``tag``, or None."""
+def commits(spark: SparkSession, table_path: str) -> list:
+    """The table's commits (version, operation, userMetadata), read once for the callers that ask
+    (:func:`tagged_version`, :func:`write_changes`); none for a table not there."""
     from delta.tables import DeltaTable
 
     if not exists(spark, table_path):
-        return None
-    commits = DeltaTable.forPath(spark, table_path).history().where(
-        F.col("userMetadata") == json.dumps(tag, sort_keys=True))
-    return commits.agg(F.max("version")).first()[0]
+        return []
+    return DeltaTable.forPath(spark, table_path).history().select("version", "operation", "userMetadata").collect()
+
+
+def tagged_version(spark: SparkSession, table_path: str, tag: dict[str, str], history: list | None = None
+                   ) -> int | None:
+    """The latest version of the table whose commit :func:`overwrite` (or :func:`write_changes`)
+    tagged ``tag``, or None. ``history``: the table's :func:`commits`, when read already."""
+    wanted = json.dumps(tag, sort_keys=True)
+    tagged = [commit.version for commit in (commits(spark, table_path) if history is None else history)
+              if commit.userMetadata == wanted]
+    return max(tagged, default=None)
 
 
 def read(spark: SparkSession, table_path: str, version: int | None = None) -> DataFrame:

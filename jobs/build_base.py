@@ -287,13 +287,18 @@ def resolve_library(spark: SparkSession, settings: Settings, library: str, recor
 
 class Golden(NamedTuple):
     """Tonight's golden records and how they were made; on an incremental night also the keys
-    built again (``changed``) and their golden records (``rebuilt``, checkpointed; a changed key
-    without one is gone): every other one is last night's."""
+    built again (``changed``, checkpointed, and how many: ``changed_rows``) and their golden
+    records (``rebuilt``, checkpointed; a changed key without one is gone): every other one is
+    last night's, that is the table's version ``since`` (``commits``: the table's commits, read
+    once, :func:`citylake.lake.commits`)."""
 
     records: DataFrame
     made: dict
     changed: DataFrame | None = None
     rebuilt: DataFrame | None = None
+    changed_rows: int | None = None
+    since: int | None = None
+    commits: list | None = None
 
 
 def golden_records(spark: SparkSession, settings: Settings, library: str, resolved: Resolved, run_date: str,
@@ -313,8 +318,9 @@ def golden_records(spark: SparkSession, settings: Settings, library: str, resolv
     build read it already."""
     key = KEYS[library]
     path = lake.path(settings, lake.BASE, library)
-    version = None if resolved.replaced_ids is None else lake.tagged_version(
-        spark, path, _golden_tag(resolved.previous_night))
+    commits = None if resolved.replaced_ids is None else lake.commits(spark, path)
+    version = None if commits is None else lake.tagged_version(spark, path, _golden_tag(resolved.previous_night),
+                                                                commits)
     ledger = landed_nights(spark, settings) if ledger is None and version is not None else ledger
     order = (base.same_night_order(_nights(spark, settings, library, resolved.previous_night, ledger),
                                    _nights(spark, settings, library, run_date, ledger)) if version is not None else None)
@@ -323,11 +329,12 @@ def golden_records(spark: SparkSession, settings: Settings, library: str, resolv
             # every record of a changed id was resolved again: built from those, not from all
             changed = (resolved.replaced_ids.select(key).unionByName(resolved.again.select(key))
                        .where(F.col(key).isNotNull()).distinct().localCheckpoint())
+            changed_rows = changed.count()
             golden, rebuilt, kept = base.refreshed(lake.read(spark, path, version), resolved.again, key, changed,
-                                                   lambda records: build(records).localCheckpoint())
-            made = {"mode": "incremental", "from_version": version, "rebuilt": changed.count(),
+                                                   lambda records: build(records).localCheckpoint(), changed_rows)
+            made = {"mode": "incremental", "from_version": version, "rebuilt": changed_rows,
                     "kept": kept.count()}  # last night's files read: they are there
-            return Golden(golden, made, changed, rebuilt)
+            return Golden(golden, made, changed, rebuilt, changed_rows, version, commits)
         except Exception as error:  # noqa: BLE001 - last night's files gone: build them all
             log.warning("%s: last night's golden records (version %d) unreadable, building all: %s", library,
                         version, str(error).splitlines()[0])
@@ -372,15 +379,15 @@ def _review_kept(spark: SparkSession, settings: Settings, library: str, run_date
     return kept.join(redone, F.col("other_key") == F.col("__key"), "left_anti")
 
 
-def publish(spark: SparkSession, settings: Settings, library: str, golden: DataFrame, run_date: str, run_id: str,
-            freshness: list[str], phases: Phases, changed: DataFrame | None = None,
-            previous_night: str | None = None, rebuilt: DataFrame | None = None) -> int:
+def publish(spark: SparkSession, settings: Settings, library: str, made: Golden, run_date: str, run_id: str,
+            freshness: list[str], phases: Phases, previous_night: str | None = None) -> int:
     """Gate, then write base/<library> (tagged with the night, see :func:`golden_records`) and
-    its SCD2 history (tagged so too). ``golden``: every golden record; ``changed``: when only
-    these keys' golden records may differ from last night's (``previous_night``'s, see
-    :func:`golden_records`; ``rebuilt``: theirs, when the caller has them apart), only their rows
-    are written (:func:`citylake.lake.write_changes`, on the tables as that night left them),
-    else the table is replaced and the history compares every key."""
+    its SCD2 history (tagged so too). ``made.records``: every golden record; ``made.changed``:
+    when only these keys' golden records may differ from last night's (``previous_night``'s, the
+    table's version ``made.since``; ``made.rebuilt``: theirs, see :func:`golden_records`), only
+    their rows are written (:func:`citylake.lake.write_changes`, on the tables as that night left
+    them), else the table is replaced and the history compares every key."""
+    golden, changed, rebuilt = made.records, made.changed, made.rebuilt
     report = quality.run_gate(golden, f"base.{library}", run_id, settings.reports_dir / "gx")
     phases.done("gate")
     quality.write_report(settings.reports_dir, run_date, report, freshness=freshness)
@@ -388,24 +395,27 @@ def publish(spark: SparkSession, settings: Settings, library: str, golden: DataF
         raise quality.GateFailed(f"{library}: not published: {report.summary()}")
     path = lake.path(settings, lake.BASE, library)
     key, tag = KEYS.get(library), _golden_tag(run_date)
-    only = None if changed is None else joins.small(changed.select(key))
-    since = _written_by(spark, path, previous_night) if only is not None else None
+    only = None if changed is None else joins.small(changed.select(key), made.changed_rows)
+    since = made.since if only is not None else None
     rows = golden if only is None else rebuilt if rebuilt is not None else golden.join(only, key, "left_semi")
     if since is not None and lake.same_columns(spark, path, golden):
         ended = changed.select(F.col(key).alias(lake.ENDS))
         lake.write_changes(spark, path, rows.withColumn(lake.ENDS, F.lit(None).cast("string"))
-                           .unionByName(ended, allowMissingColumns=True), key, tag, since)
+                           .unionByName(ended, allowMissingColumns=True), key, tag, since, history=made.commits)
     else:
         lake.overwrite(golden, path, tag if key else None, deletion_vectors=library in TRACKED)
     phases.done("write_golden")
     if library in TRACKED:
         history_path = lake.path(settings, lake.BASE, f"{library}_history")
-        since = _written_by(spark, history_path, previous_night) if only is not None else None
+        commits = lake.commits(spark, history_path) if only is not None and previous_night is not None else None
+        since = None if commits is None else lake.tagged_version(spark, history_path, _golden_tag(previous_night),
+                                                                 commits)
         changes = None if since is None else _history_changes(spark, history_path, since, only, rows, key,
                                                               TRACKED[library], run_date)
         if changes is not None and lake.same_columns(spark, history_path, changes.drop(lake.ENDS)):
             lake.write_changes(spark, history_path, changes, key, tag, since, held="t.is_current",
-                               ended={"valid_to": F.lit(run_date).cast("date"), "is_current": F.lit(False)})
+                               ended={"valid_to": F.lit(run_date).cast("date"), "is_current": F.lit(False)},
+                               history=commits)
         else:
             previous = lake.read(spark, history_path).localCheckpoint() if lake.exists(spark, history_path) else None
             lake.overwrite(base.history(previous, golden, key, TRACKED[library], run_date, changed), history_path,
@@ -426,12 +436,6 @@ def _history_changes(spark: SparkSession, path: str, since: int, keys: DataFrame
         log.warning("%s: version %d unreadable, the history compared in full: %s", path, since,
                     str(error).splitlines()[0])
         return None
-
-
-def _written_by(spark: SparkSession, path: str, night: str | None) -> int | None:
-    """The version of base/<library> (or its history) that ``night``'s build wrote (its commit
-    tagged so, :func:`_golden_tag`), if any: tonight's changes are written against it."""
-    return None if night is None else lake.tagged_version(spark, path, _golden_tag(night))
 
 
 def build_credit(spark: SparkSession, settings: Settings, standards: dict[str, DataFrame], run_date: str,
@@ -456,7 +460,7 @@ def build_credit(spark: SparkSession, settings: Settings, standards: dict[str, D
     lake.replace_where(quarantined, lake.path(settings, *lake.QUARANTINE),
                        f"stage = {lake.sql_literal(CREDIT_STAGE)}")
     phases.done("write_quarantine")
-    rows = publish(spark, settings, "credit", linked, run_date, run_id, freshness, phases)
+    rows = publish(spark, settings, "credit", Golden(linked, {}), run_date, run_id, freshness, phases)
     linked = lake.read(spark, lake.path(settings, lake.BASE, "credit"))
     lake.overwrite(credit.entity_profiles(legal_entity, linked), lake.path(settings, lake.BASE, "credit_profile_entity"))
     lake.overwrite(credit.person_profiles(population, linked), lake.path(settings, lake.BASE, "credit_profile_person"))
@@ -502,8 +506,7 @@ def build(spark: SparkSession, settings: Settings, library: str, run_date: str, 
             spark, settings, survivors.records, run_date)).localCheckpoint(), survivors.made)
     phases.done("golden")
     log.info("%s: golden records %s", library, golden.made)
-    rows = publish(spark, settings, library, golden.records, run_date, run_id, freshness, phases, golden.changed,
-                   resolved.previous_night, golden.rebuilt)
+    rows = publish(spark, settings, library, golden, run_date, run_id, freshness, phases, resolved.previous_night)
     write_build_report(phases, settings, library, run_date, golden=golden.made)
     return rows
 

@@ -35,6 +35,20 @@ def test_latest_delivery_of_each_record_wins_and_deliveries_are_counted(spark, m
     assert rows[0].sex is None and rows[0].source == "hr"
 
 
+
+def test_a_delivery_s_place_is_its_batch_then_its_line_a_missing_one_first(spark):
+    standard = spark.createDataFrame(
+        [("A", "no batch", None, 99), ("A", "later batch, no line", "hr/2026-11-24", None),
+         ("A", "earlier batch, far line", "hr/2026-11-23", 5_000_000_000),
+         ("B", "no line", "hr/2026-11-23", None), ("B", "line one", "hr/2026-11-23", 1),
+         ("C", "line two", "hr/2026-11-23", 2), ("C", "a later batch of another source", "zz/2026-11-24", 1),
+         ("C", "line 2^31", "hr/2026-11-23", 2_147_483_648)],
+        "k string, name string, _batch_id string, _line_number long")
+    records = as_records(standard, "hr", ["k"], {"name": "name"}, {"name": "string"})
+    rows = latest_per_record(records).collect()
+    assert sorted((r.name, r.deliveries) for r in rows) == [
+        ("a later batch of another source", 3), ("later batch, no line", 3), ("line one", 2)]
+
 def test_a_record_is_made_of_its_row_s_hash_and_its_mapping_s_fingerprint(spark):
     standard = spark.createDataFrame(
         [("A", "张三", "1", "h-a", "hr/2026-11-23", 1), ("B", "李四", "2", "h-b", "hr/2026-11-23", 2)],
