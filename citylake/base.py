@@ -107,52 +107,128 @@ def rows_by_hash(standards: dict[str, DataFrame], make: Callable[[dict[str, Data
     return fetch
 
 
+def night_changes(tonight: dict[str, DataFrame], last_night: dict[str, DataFrame],
+                  make: Callable[..., DataFrame]) -> tuple[DataFrame, DataFrame, set[tuple[str, int]]]:
+    """What an incremental night needs of tonight's records when most rows are last night's
+    (:class:`citylake.resolution.TonightChanges`): the record keys whose records may differ from
+    last night's, and tonight's records of those keys (checkpointed; a key without one is gone),
+    found from the standard rows that changed, without making every record.
+
+    ``tonight``, ``last_night``: the standard batches read tonight and last night, by source
+    (those whose batch differs; a source's rows in both as they were give nothing); ``make``: the
+    library's standard rows -> records (:func:`latest_per_record` included), and with
+    ``every_delivery=True`` every delivery's record, none picked.
+
+    Per source: tonight's deliveries' record keys and row ids (:func:`row_id`), narrow; last
+    night's row ids; new rows are tonight's whose id last night lacks and gone rows the reverse
+    (sets of longs, the other side sent to every task). The keys whose records may differ are
+    those of the new rows and of the gone ones (made from last night's few gone rows); each such
+    key's deliveries tonight are then made whole and picked again (the pick depends on what was
+    delivered, not on the order, so a key none of whose rows changed keeps its record).
+
+    Also gives the mappings (:func:`mapping_ids`) tonight's deliveries were made by: when one is
+    not last night's, every record it made may differ without a row changing."""
+    keys, rows, mappings = [], {}, set()
+    for source in sorted(set(tonight) | set(last_night)):
+        now, before = tonight.get(source), last_night.get(source)
+        delivered = None if now is None else make({source: now}, every_delivery=True).select(
+            "record_key", row_id().alias(ROW_ID), mapping_id().alias("__mapping")).localCheckpoint()
+        if delivered is not None:
+            mappings |= {(source, row[0]) for row in delivered.select("__mapping").distinct().collect()}
+        before_ids = None if before is None else with_row_hash(before).select(row_id().alias(ROW_ID)).localCheckpoint()
+        found = []
+        if delivered is not None:
+            new = delivered if before_ids is None else delivered.join(F.broadcast(before_ids), ROW_ID, "left_anti")
+            found.append(new.select("record_key"))
+        if before is not None:
+            gone = before_ids if delivered is None else before_ids.join(
+                F.broadcast(delivered.select(ROW_ID)), ROW_ID, "left_anti")
+            gone_rows = with_row_hash(before).join(F.broadcast(gone.distinct()), row_id() == F.col(ROW_ID), "left_semi")
+            found.append(make({source: gone_rows}, every_delivery=True).select("record_key"))
+        affected = union_all(found).distinct().localCheckpoint()
+        keys.append(affected)
+        if delivered is not None:  # every delivery tonight of those keys, made whole
+            wanted = delivered.join(joins.small(affected), "record_key", "left_semi").select(ROW_ID).distinct()
+            rows[source] = with_row_hash(now).join(F.broadcast(wanted), row_id() == F.col(ROW_ID),
+                                                   "left_semi").localCheckpoint()  # read whole once
+    keys = union_all(keys).localCheckpoint()
+    if not rows:  # nothing read tonight: no record is there (the columns from last night's batches)
+        rows = {source: batch.limit(0) for source, batch in last_night.items()}
+    records = make(rows).join(joins.small(keys), "record_key", "left_semi").localCheckpoint()
+    return keys, records, mappings
+
+
+def mapping_id() -> Column:
+    """A record's mapping (``_mapping``, :func:`as_records`) as one long (a literal per mapping:
+    computed once, not per record)."""
+    return F.xxhash64(F.col(MAPPING))
+
+
+def mapping_ids(records: DataFrame) -> set[tuple[str, int]]:
+    """The (source, :func:`mapping_id`) pairs of ``records``."""
+    return {(row[0], row[1]) for row in records.select("source", mapping_id()).distinct().collect()}
+
+
 # up to this many record keys delivered more than once are looked up by every task (below): a
-# million keys with their latest batch and line are about 100 MB
+# million keys with their latest delivery are about 100 MB
 REPEATED_KEYS_LOOKUP = 2_000_000
+ROW_ID = "__row_id"
+
+
+def row_id(column: str = ROW_HASH) -> Column:
+    """A standard row's content as one long: the 64-bit xxhash of its ``_row_hash``, so sets of
+    rows are compared as sets of longs (a night's rows against last night's, sent to every task).
+    Two of a source's rows with other content share one with a chance of about 2^-64 per pair."""
+    return F.xxhash64(F.col(column))
 
 
 def latest_per_record(records: DataFrame) -> DataFrame:
-    """One row per record key: the latest delivered (later batch, then later line), with how many
-    deliveries it had (re-sent copies, an enrolment delivered once per insurance period).
+    """One row per record key: its latest delivery (the later batch; within a batch, an extract
+    being a set and not a sequence, the delivery whose row's content ranks first,
+    :func:`delivery_order`, so the pick depends on what was delivered, not on where in the file:
+    a night whose rows are last night's, reordered, gives last night's records, which an
+    incremental night relies on, :func:`night_changes`), with how many deliveries it had (re-sent
+    copies, an enrolment delivered once per insurance period). Among identical copies the one
+    kept is the one Spark meets last (their content is one; only the line differs).
 
-    The keys delivered more than once, their count and their latest delivery, are found from
-    those narrow columns alone, in one hash aggregation: a delivery's place is one number
-    (:func:`delivery_order`: the batch's rank among the few batches the records come from, then
-    the line), so Spark aggregates it in a hash map instead of sorting every record, as it must
-    for the greatest of a (batch, line) pair (at 1M residents, 5.5M delivered person records: 16 s
-    against 24 s). When they are not too many (REPEATED_KEYS_LOOKUP; a million at 1M residents:
-    social insurance delivers most enrolments several times) every task looks a row up among
-    them and keeps it when it is its key's latest: no record is shuffled or sorted (an
-    incremental night then reads the records where they lie, narrow,
-    citylake/resolution/incremental.py). Past that, the records are joined with them by key."""
+    The keys delivered more than once, their count, rows and latest delivery, are found from those
+    narrow columns alone, in one hash aggregation (a delivery's place is one number, so Spark
+    aggregates it in a hash map instead of sorting every record, as it must for the greatest of a
+    pair: at 1M residents, 5.5M delivered person records, 16 s against 24 s). When they are not
+    too many (REPEATED_KEYS_LOOKUP; a million at 1M residents: social insurance delivers most
+    enrolments several times) every task looks a row up among them and keeps it when it is its
+    key's latest: no record is shuffled or sorted. Past that, the records are joined with them by
+    key."""
     order = delivery_order(records)
+    line = F.coalesce(F.col("_line_number").cast("long"), F.lit(-1))
     repeated = (records.groupBy("record_key")
-                .agg(F.count(F.lit(1)).alias("deliveries"), F.max(order).alias("__newest"))
+                .agg(F.count(F.lit(1)).alias("deliveries"), F.max(order).alias("__newest"),
+                     F.max_by(line, order).alias("__newest_line"))
                 .where(F.col("deliveries") > 1)
-                .select(F.col("record_key").alias("__key"), "deliveries", "__newest")
+                .select(F.col("record_key").alias("__key"), "deliveries", "__newest", "__newest_line")
                 .localCheckpoint())
     if repeated.count() <= REPEATED_KEYS_LOOKUP:
         repeated = F.broadcast(repeated)
-    latest = F.col("__key").isNull() | (order == F.col("__newest"))
+    latest = F.col("__key").isNull() | ((order == F.col("__newest")) & (line == F.col("__newest_line")))
     return (records.join(repeated, F.col("record_key") == F.col("__key"), "left").where(latest)
             .withColumn("deliveries", F.coalesce(F.col("deliveries"), F.lit(1).cast("long")))
-            .drop("__key", "__newest"))
+            .drop("__key", "__newest", "__newest_line"))
 
 
-LINE_BITS = 40  # a delivery's line number below 2^40 - 1 (a trillion lines)
+CONTENT_BITS = 55  # a delivery's place: its batch's rank above these bits, its row's content in them
 
 
 def delivery_order(records: DataFrame) -> Column:
-    """A record's place among its key's deliveries as one long, ordered as (batch, line) are
-    (a missing batch or line first): the rank of its batch among the batches ``records`` come
-    from (a night's records come from a batch per source: few, collected once), times 2^40, plus
-    its line number."""
+    """A record's place among its key's deliveries as one long: the rank of its batch among the
+    batches ``records`` come from (a night's records come from a batch per source: few, collected
+    once; a missing batch first), then its row's content (55 bits of :func:`row_id`)."""
     batches = sorted(row[0] for row in records.select("_batch_id").distinct().collect() if row[0] is not None)
+    if len(batches) >= 1 << (63 - CONTENT_BITS):
+        raise ValueError(f"records from {len(batches)} batches: at most {(1 << (63 - CONTENT_BITS)) - 1} are ranked "
+                         f"(a night reads one batch per source)")
     rank = F.coalesce(F.array_position(F.array(*[F.lit(batch) for batch in batches]), F.col("_batch_id")),
-                      F.lit(0)) if batches else F.lit(0).cast("long")
-    line = F.coalesce(F.col("_line_number").cast("long"), F.lit(-1)) + 1
-    return rank.cast("long") * F.lit(1 << LINE_BITS) + line
+                      F.lit(0)) if batches else F.lit(0)
+    return F.shiftleft(rank.cast("long"), CONTENT_BITS).bitwiseOR(row_id().bitwiseAND(F.lit((1 << CONTENT_BITS) - 1)))
 
 
 def union_all(frames: Iterable[DataFrame]) -> DataFrame:

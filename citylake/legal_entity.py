@@ -68,8 +68,9 @@ def _double_publicity(standard: DataFrame, source: str) -> DataFrame:
     }, RECORD_SCHEMA, where=F.col("party_category").isin(*ORGANISATION))
 
 
-def entity_records(standards: dict[str, DataFrame]) -> DataFrame:
-    """Every source's organisation records (see the module doc), the latest delivery of each."""
+def entity_records(standards: dict[str, DataFrame], every_delivery: bool = False) -> DataFrame:
+    """Every source's organisation records (see the module doc), the latest delivery of each (with
+    ``every_delivery``: every delivery's, none picked)."""
     builders = {
         "enterprise_registry": lambda s: _register(s, "enterprise_registry", "enterprise"),
         "social_organisations": lambda s: _register(s, "social_organisations", "social_organisation"),
@@ -90,7 +91,8 @@ def entity_records(standards: dict[str, DataFrame]) -> DataFrame:
     frames = [builders[source](standard) for source, standard in standards.items() if source in builders]
     if not frames:
         raise ValueError("no organisation source among: " + ", ".join(sorted(standards)))
-    return latest_per_record(union_all(frames))
+    records = union_all(frames)
+    return records if every_delivery else latest_per_record(records)
 
 
 def golden_legal_entity(resolved: DataFrame, population_records: DataFrame) -> DataFrame:

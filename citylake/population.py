@@ -70,8 +70,9 @@ def _credit_party(standard: DataFrame, source: str, keys: list[str], category: s
     }, RECORD_SCHEMA, where=F.col(category) == NATURAL_PERSON)
 
 
-def person_records(standards: dict[str, DataFrame]) -> DataFrame:
-    """Every source's person records (see the module doc), the latest delivery of each."""
+def person_records(standards: dict[str, DataFrame], every_delivery: bool = False) -> DataFrame:
+    """Every source's person records (see the module doc), the latest delivery of each (with
+    ``every_delivery``: every delivery's, none picked)."""
     builders = {
         "household_registration": lambda s: [as_records(s, "household_registration", ["identity_number"], {
             "identity_number": "identity_number", "name": "name", "sex": "sex",
@@ -104,7 +105,8 @@ def person_records(standards: dict[str, DataFrame]) -> DataFrame:
               for frame in builders[source](standard)]
     if not frames:
         raise ValueError("no person source among: " + ", ".join(sorted(standards)))
-    return with_identity_facts(latest_per_record(union_all(frames)))
+    records = union_all(frames)
+    return with_identity_facts(records if every_delivery else latest_per_record(records))
 
 
 def with_identity_facts(records: DataFrame) -> DataFrame:

@@ -11,9 +11,12 @@ population, legal_entity: the night's person (organisation) records of every sou
 The first night is a full resolution; later nights are incremental against the previous night's
 resolution and model (only the clusters that new, changed and deleted records touch are resolved
 again, found through the previous night's index; ids persist, merges and splits go to the id
-history). A record is changed when the standard row it is made of (its ``_row_hash``) or the
-mapping that makes it is: an incremental night reads those narrow columns of every record and
-makes only the new and changed records whole, from their rows (citylake/base.py: rows_by_hash).
+history). A record is changed when the standard rows it is delivered in (their ``_row_hash``) or
+the mapping that makes it are: an incremental night compares each source's rows with those of the
+batch last night read (narrow sets of row ids) and makes only the records of the keys whose rows
+changed (citylake/base.py: night_changes); when a mapping changed (the code that makes records
+of rows), it reads every record narrow and makes only the new and changed ones whole
+(citylake/base.py: rows_by_hash).
 Written, per night so a rerun replaces its own night:
 
   base/<library>_records        every record with its person_id/entity_id, how it was resolved,
@@ -68,7 +71,7 @@ from citylake.contracts import Contract
 from citylake.legal_entity import ENTITY_SOURCES, entity_records, entity_survivors, with_representative
 from citylake.metrics import freshness_check
 from citylake.population import PERSON_SOURCES, golden_population, person_records
-from citylake.resolution import Model, ResolutionConfig, load_config, resolve, resolve_incremental
+from citylake.resolution import Model, ResolutionConfig, TonightChanges, load_config, resolve, resolve_incremental
 from citylake.resolution.engine import Resolution
 from citylake.resolution.features import content_hash
 from citylake.settings import PROJECT_ROOT, Settings
@@ -151,7 +154,8 @@ def with_row_hashes(batch: DataFrame, contract: Contract) -> DataFrame:
     """A standard batch whose every row has its ``_row_hash`` (what its records' content is a
     function of, citylake/base.py): as standardised, or made now over the contract's columns the
     table has where a row has none (a batch standardised before the hash existed). Checked on the
-    one narrow column, so a batch that has them all is read as it is."""
+    one narrow column, so a batch that has them all is read as it is (and narrow where only the
+    hash is read: a hash made where it lacks reads every column)."""
     if ROW_HASH in batch.columns and batch.where(F.col(ROW_HASH).isNull()).isEmpty():
         return batch
     made = content_hash([F.col(f"`{name}`") for name in content_columns(contract) if name in batch.columns])
@@ -232,11 +236,14 @@ class Resolved(NamedTuple):
     again: DataFrame | None = None
 
 
-def resolve_library(spark: SparkSession, settings: Settings, library: str, records: DataFrame, run_date: str,
-                    mode: str, phases: Phases, fetch: Callable[[DataFrame], DataFrame] | None = None) -> Resolved:
-    """Resolves tonight's records (full or incremental), writes the per-night tables, returns the
-    resolved records as written (and, on an incremental night, last night's). ``fetch``: how an
-    incremental night makes only its new and changed records (:func:`citylake.base.rows_by_hash`)."""
+def resolve_library(spark: SparkSession, settings: Settings, library: str, make: Callable[..., DataFrame],
+                    standards: dict[str, DataFrame], run_date: str, mode: str, phases: Phases,
+                    ledger: dict[str, list[date]] | None = None) -> Resolved:
+    """Resolves tonight's records (``make`` over the ``standards``, full or incremental), writes
+    the per-night tables, returns the resolved records as written (and, on an incremental night,
+    last night's). An incremental night makes only the records of the keys whose rows changed
+    (:func:`tonight_changes`), or, when it cannot tell, reads every record narrow and makes only
+    the new and changed ones whole (:func:`citylake.base.rows_by_hash`)."""
     config = load_config(PROJECT_ROOT / "resolution" / CONFIGS[library])
     _check_content(config, library)
     models, previous_night = _night_table(spark, settings, "resolution_models", run_date, library)
@@ -248,10 +255,13 @@ def resolve_library(spark: SparkSession, settings: Settings, library: str, recor
         if previous is None or models is None:
             raise RuntimeError(f"{library}: --mode incremental needs an earlier night's resolution")
         model = Model.from_dict(json.loads(models.first()["model"]))
-        result = resolve_incremental(previous, records, config, model, salt=run_date, fetch=fetch)
+        changes = tonight_changes(spark, settings, library, make, standards, previous, previous_night, run_date,
+                                  ledger)
+        result = resolve_incremental(previous, make(standards) if changes is None else changes, config, model,
+                                     salt=run_date, fetch=base.rows_by_hash(standards, make))
     else:
         previous_ids = None if previous is None else previous.select("record_key", config.ids.column)
-        result = resolve(records, config, previous_ids=previous_ids, salt=run_date)
+        result = resolve(make(standards), config, previous_ids=previous_ids, salt=run_date)
     phases.done("resolve")
     report = result.report | {"mode": "incremental" if incremental else "full", "previous_night": previous_night}
     folder = settings.reports_dir / run_date / "resolution"
@@ -283,6 +293,39 @@ def resolve_library(spark: SparkSession, settings: Settings, library: str, recor
     if not incremental or result.replaced_ids is None:
         return Resolved(written)
     return Resolved(written, previous_night, result.replaced_ids, result.resolved)
+
+
+def tonight_changes(spark: SparkSession, settings: Settings, library: str, make: Callable[..., DataFrame],
+                    standards: dict[str, DataFrame], previous: DataFrame, previous_night: str, run_date: str,
+                    ledger: dict[str, list[date]] | None = None) -> TonightChanges | None:
+    """Tonight's records by what changed since ``previous_night`` (:func:`citylake.base.
+    night_changes`: the rows of each source whose batch is not last night's, against last
+    night's batch), or None when a record could differ with no row changed: a mapping from rows
+    to records is not last night's (the code changed), so every record of it is made and compared."""
+    read = _nights(spark, settings, library, previous_night, ledger)
+    tonight = _nights(spark, settings, library, run_date, ledger)
+    declared = {contract.name: contract for contract in contracts.load_all().values()}
+    last_night, changed = {}, {}
+    for source, batch in standards.items():
+        if read.get(source) is not None and read.get(source) == tonight.get(source):
+            continue  # last night's batch, read again: its rows are as they were
+        changed[source] = batch
+        if source in read:
+            batch_id = lake.batch_id(source, read[source].isoformat())
+            last_night[source] = with_row_hashes(lake.read(spark, lake.path(settings, lake.STANDARD, source)).filter(
+                f"_batch_id = {lake.sql_literal(batch_id)}"), declared[source])
+    if not changed:  # every batch last night's: each compared with itself all the same, for its mappings
+        changed, last_night = standards, dict(standards)
+    keys, records, mappings = base.night_changes(changed, last_night, make)
+    unchanged = {source: batch for source, batch in standards.items() if source not in changed}
+    if unchanged:
+        mappings |= base.mapping_ids(make(unchanged, every_delivery=True))
+    before = base.mapping_ids(previous)
+    if mappings != before:
+        log.info("%s: how records are made of rows is not as on %s (%s): every record made and compared", library,
+                 previous_night, ", ".join(sorted({source for source, _ in mappings ^ before})))
+        return None
+    return TonightChanges(keys, records)
 
 
 class Golden(NamedTuple):
@@ -493,13 +536,11 @@ def build(spark: SparkSession, settings: Settings, library: str, run_date: str, 
         write_build_report(phases, settings, library, run_date)
         return rows
     if library == "population":
-        resolved = resolve_library(spark, settings, library, person_records(standards), run_date, mode, phases,
-                                   base.rows_by_hash(standards, person_records))
+        resolved = resolve_library(spark, settings, library, person_records, standards, run_date, mode, phases, ledger)
         survivorship = partial(golden_population, source_nights=_nights(spark, settings, library, run_date, ledger))
         golden = golden_records(spark, settings, library, resolved, run_date, survivorship, ledger)
     else:
-        resolved = resolve_library(spark, settings, library, entity_records(standards), run_date, mode, phases,
-                                   base.rows_by_hash(standards, entity_records))
+        resolved = resolve_library(spark, settings, library, entity_records, standards, run_date, mode, phases, ledger)
         survivors = golden_records(spark, settings, library, resolved, run_date, entity_survivors, ledger)
         # any entity's representative may be another person tonight: all are written, the history compares all
         golden = Golden(with_representative(survivors.records, _representatives(

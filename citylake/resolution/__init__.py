@@ -62,10 +62,10 @@ from citylake.resolution.config import ConfigError, ResolutionConfig, load_confi
 from citylake.resolution.config import parse as parse_config
 from citylake.resolution.engine import Resolution, resolve
 from citylake.resolution.ids import assign_ids
-from citylake.resolution.incremental import resolve_incremental
+from citylake.resolution.incremental import TonightChanges, resolve_incremental
 from citylake.resolution.model import Model
 
 __all__ = [
     "ConfigError", "Model", "Resolution", "ResolutionConfig", "assign_ids", "load_config", "parse_config",
-    "resolve", "resolve_incremental",
+    "TonightChanges", "resolve", "resolve_incremental",
 ]

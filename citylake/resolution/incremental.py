@@ -43,6 +43,13 @@ are those of the re-resolved part (``Resolution.resolved_keys``); a caller keeps
 the rest. The resolved records are returned unmaterialised: the caller's write computes them
 once.
 
+A caller that knows which records may differ from last night's gives only those
+(:class:`TonightChanges`: their keys, and tonight's records of them): then no record is read
+but those, step 1 is one narrow read of last night's records (each given key marked new, changed
+or deleted, every other record as it was), and a given key whose content is as it was is resolved
+again all the same (citylake gives the keys whose standard rows changed:
+:func:`citylake.base.night_changes`).
+
 When last night's records carry no index (written before it existed) or lack a column tonight's
 have, the night is resolved in full, with ids carried over.
 """
@@ -50,6 +57,7 @@ have, the night is resolved in full, with ids carried over.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -69,8 +77,20 @@ PREVIOUS = {"content_hash": "__previous_hash", "cluster": "__previous_cluster", 
 PREVIOUS_ID = "__previous_id"
 
 
-def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: ResolutionConfig, model: Model, *,
-                        salt: str = "", truth_column: str | None = None,
+@dataclass(frozen=True)
+class TonightChanges:
+    """Tonight's records given by what changed (a caller that knows which records may differ
+    from last night's, such as citylake's from the standard rows that changed,
+    :func:`citylake.base.night_changes`): ``keys`` (record_key) of every record that may differ,
+    ``records``: tonight's records of those keys (one per key, every column tonight's records
+    have; a key without one is gone). Every other record is tonight what it was last night."""
+
+    keys: DataFrame
+    records: DataFrame
+
+
+def resolve_incremental(previous: DataFrame, tonight: DataFrame | TonightChanges, config: ResolutionConfig,
+                        model: Model, *, salt: str = "", truth_column: str | None = None,
                         fetch: Callable[[DataFrame], DataFrame] | None = None) -> engine.Resolution:
     """Resolves tonight's records, re-resolving only the part new, changed and deleted records
     touch (see the module doc).
@@ -80,8 +100,14 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
     columns, a frame (tonight's columns) holding those records, and maybe others; their
     provenance is taken from tonight's. Tonight's records are then read narrow (key, content
     and provenance columns) and only the new and changed ones whole (citylake: from the standard
-    rows with their hashes, :func:`citylake.base.rows_by_hash`)."""
+    rows with their hashes, :func:`citylake.base.rows_by_hash`).
+
+    ``tonight`` as :class:`TonightChanges`: only the records of its keys are read, and last night's
+    records once, narrow (no join of every key; the night's diff is the caller's)."""
     id_column = config.ids.column
+    changes = tonight if isinstance(tonight, TonightChanges) else None
+    if changes is not None:
+        tonight = changes.records
     why_full = None
     lacking = sorted(set(tonight.columns) - set(previous.columns))
     if not set(engine.INDEX_COLUMNS) <= set(previous.columns):
@@ -100,7 +126,7 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
     columns = tonight.columns
     types = {field.name: field.dataType for field in tonight.schema}
     delivery = features.delivery(tonight, config, truth_column)
-    narrow = fetch is not None and features.made_of(config, columns)
+    narrow = fetch is not None and changes is None and features.made_of(config, columns)
     if narrow:  # what the records are made of, not the records
         provenance = [name for name in config.provenance if name in columns]
         tonight = tonight.select(delivery[KEY].alias(KEY), delivery[HASH].alias(HASH), *config.content,
@@ -110,8 +136,8 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
     phases.done("read_tonight")
     last = previous.select(F.col("record_key").alias(KEY), F.col(id_column).alias(PREVIOUS_ID),
                            *[F.col(name).alias(alias) for name, alias in PREVIOUS.items()])
-    night = _joined(tonight, last)
-    if not night.groupBy(KEY).count().where(F.col("count") > 1).isEmpty():  # one narrow check of both sides
+    night = _joined(tonight, last) if changes is None else _changed(tonight, changes.keys, last)
+    if changes is None and not night.groupBy(KEY).count().where(F.col("count") > 1).isEmpty():  # one narrow check
         repeated = tonight.groupBy(KEY).count().where(F.col("count") > 1).count()
         if repeated:
             raise ValueError(f"{config.source}: tonight's records hold {repeated} record keys more than once: an "
@@ -208,7 +234,7 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame, config: Resolut
     part_size = subset.count()
     report = {
         "library": config.library, "mode": "incremental", "records": counts["records"],
-        "tonight_read": "narrow" if narrow else "whole",
+        "tonight_read": "changes" if changes is not None else "narrow" if narrow else "whole",
         "new_records": counts["new"] or 0, "changed_records": (counts["delta"] or 0) - (counts["new"] or 0),
         "deleted_records": deleted.count(), "touched_clusters": touched.count(),
         "records_reclustered": part_size, "records_prepared": part_size,
@@ -237,6 +263,28 @@ def _joined(tonight: DataFrame, last: DataFrame) -> DataFrame:
             .withColumn(DELTA, F.col(PREVIOUS["content_hash"]).isNull()
                         | (F.col(PREVIOUS["content_hash"]) != F.col(HASH)))
             .localCheckpoint())
+
+
+def _changed(tonight: DataFrame, keys: DataFrame, last: DataFrame) -> DataFrame:
+    """As :func:`_joined`, when only ``keys``' records may differ (``tonight``: theirs, with KEY
+    and HASH, checkpointed): last night's records read once, narrow, each of those keys given
+    tonight's hash (none when gone, so no row id) and marked changed (DELTA: its rows changed, so
+    its record is resolved again even when its content is as it was), every other one as it was;
+    the keys new tonight added (their row ids negative, apart from those of last night's keys)."""
+    hit = (keys.select(F.col("record_key").alias(KEY)).distinct()
+           .join(tonight.select(KEY, F.col(HASH).alias("__tonight")), KEY, "left")
+           .withColumn("__hit", F.lit(True)).localCheckpoint())
+    hit_rows = hit.count()
+    before = (last.join(joins.small(hit, hit_rows), KEY, "left")
+              .withColumn(HASH, F.when(F.col("__hit"), F.col("__tonight")).otherwise(F.col(PREVIOUS["content_hash"])))
+              .withColumn(RID, F.when(F.col(HASH).isNotNull(), F.monotonically_increasing_id()))
+              .withColumn(DELTA, F.coalesce(F.col("__hit"), F.lit(False)) & F.col(HASH).isNotNull())
+              .drop("__hit", "__tonight").localCheckpoint())
+    found = before.join(joins.small(hit, hit_rows), KEY, "left_semi").select(KEY)
+    new = (hit.where(F.col("__tonight").isNotNull()).join(found, KEY, "left_anti")
+           .select(KEY, F.col("__tonight").alias(HASH)).withColumn(RID, -1 - F.monotonically_increasing_id())
+           .withColumn(DELTA, F.lit(True)))
+    return before.unionByName(new.localCheckpoint(), allowMissingColumns=True)
 
 
 def _rows_of(tonight: DataFrame, keys: DataFrame) -> DataFrame:

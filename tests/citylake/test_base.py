@@ -5,7 +5,7 @@ from pyspark.sql import functions as F
 
 from citylake import base, lake
 from citylake.base import (Pick, as_records, history, latest_per_record, priority, record_key, refreshed,
-                           same_night_order, survivors)
+                           same_night_order, survivors, union_all)
 
 pytestmark = pytest.mark.spark
 D = dt.date.fromisoformat
@@ -23,31 +23,67 @@ def test_record_keys_are_stable_hide_the_key_and_name_the_role(spark):
 
 
 @pytest.mark.parametrize("repeated_keys_lookup", [2_000_000, 0])  # looked up by every task, or joined by key
-def test_latest_delivery_of_each_record_wins_and_deliveries_are_counted(spark, monkeypatch, repeated_keys_lookup):
+def test_the_latest_batch_s_delivery_of_each_record_wins_and_deliveries_are_counted(spark, monkeypatch,
+                                                                                   repeated_keys_lookup):
     monkeypatch.setattr(base, "REPEATED_KEYS_LOOKUP", repeated_keys_lookup)
     standard = spark.createDataFrame(
         [("A", "old name", "hr/2026-11-22", 9), ("A", "new name", "hr/2026-11-23", 2),
-         ("A", "same night, earlier line", "hr/2026-11-23", 1), ("B", "only", "hr/2026-11-23", 5)],
+         ("B", "only", "hr/2026-11-23", 5), ("C", "no batch", None, 7), ("C", "a batch, no line", "hr/2026-11-23", None)],
         "k string, name string, _batch_id string, _line_number int")
     records = as_records(standard, "hr", ["k"], {"name": "name", "sex": None}, {"name": "string", "sex": "string"})
     rows = sorted(latest_per_record(records).collect(), key=lambda r: r.name)
-    assert [(r.name, r.deliveries, r._line_number) for r in rows] == [("new name", 3, 2), ("only", 1, 5)]
-    assert rows[0].sex is None and rows[0].source == "hr"
+    assert [(r.name, r.deliveries, r._line_number) for r in rows] == [
+        ("a batch, no line", 2, None), ("new name", 2, 2), ("only", 1, 5)]
+    assert rows[1].sex is None and rows[1].source == "hr"
 
 
+def test_within_a_batch_the_pick_depends_on_what_was_delivered_not_on_its_line(spark):
+    names = ["张伟", "张伟 ", "張偉", "张卫", "张为"]
 
-def test_a_delivery_s_place_is_its_batch_then_its_line_a_missing_one_first(spark):
-    standard = spark.createDataFrame(
-        [("A", "no batch", None, 99), ("A", "later batch, no line", "hr/2026-11-24", None),
-         ("A", "earlier batch, far line", "hr/2026-11-23", 5_000_000_000),
-         ("B", "no line", "hr/2026-11-23", None), ("B", "line one", "hr/2026-11-23", 1),
-         ("C", "line two", "hr/2026-11-23", 2), ("C", "a later batch of another source", "zz/2026-11-24", 1),
-         ("C", "line 2^31", "hr/2026-11-23", 2_147_483_648)],
-        "k string, name string, _batch_id string, _line_number long")
-    records = as_records(standard, "hr", ["k"], {"name": "name"}, {"name": "string"})
-    rows = latest_per_record(records).collect()
-    assert sorted((r.name, r.deliveries) for r in rows) == [
-        ("a later batch of another source", 3), ("later batch, no line", 3), ("line one", 2)]
+    def picked(lines):
+        standard = spark.createDataFrame([("A", name, "hr/2026-11-23", line) for name, line in zip(names, lines)]
+                                         + [("A", names[0], "hr/2026-11-23", 5_000_000_000)],  # a copy, far down
+                                         "k string, name string, _batch_id string, _line_number long")
+        rows = latest_per_record(as_records(standard, "hr", ["k"], {"name": "name"}, {"name": "string"})).collect()
+        assert len(rows) == 1 and rows[0].deliveries == 6
+        return rows[0].name
+
+    orders = [[1, 2, 3, 4, 5], [5, 4, 3, 2, 1], [3, 1, 5, 2, 4], [2_147_483_648, 7, 1, 9, 4]]
+    assert len({picked(lines) for lines in orders}) == 1
+
+
+def test_a_night_s_changes_are_the_keys_whose_rows_changed_and_their_records_picked_again(spark):
+    columns = "k string, name string, _batch_id string, _line_number int"
+
+    def make(standards, every_delivery=False):
+        records = union_all(as_records(batch, "hr", ["k"], {"name": "name"}, {"name": "string"})
+                            for batch in standards.values())
+        return records if every_delivery else latest_per_record(records)
+
+    last = [("A", "a1", 1), ("A", "a2", 2), ("B", "b", 3), ("C", "c", 4), ("D", "d1", 5), ("D", "d2", 6),
+            ("E", "e", 7)]
+    # A loses a delivery, B changes, C is gone, D is as it was (reordered), E is re-sent twice, F is new
+    now = [("D", "d2", 1), ("D", "d1", 2), ("A", "a2", 3), ("B", "b'", 4), ("E", "e", 5), ("E", "e", 6),
+           ("F", "f", 7)]
+
+    def batch(rows, night):
+        return spark.createDataFrame([(k, name, f"hr/{night}", line) for k, name, line in rows], columns)
+
+    tonight, last_night = batch(now, "2026-11-24"), batch(last, "2026-11-23")
+    keys, records, mappings = base.night_changes({"hr": tonight}, {"hr": last_night}, make)
+    assert mappings == base.mapping_ids(make({"hr": last_night}))  # one mapping, last night's
+    key_of = {row.record_key: row.k for row in tonight.unionByName(last_night).select(
+        "k", base.record_key("hr", ["k"]).alias("record_key")).collect()}
+    assert sorted(key_of[row.record_key] for row in keys.collect()) == ["A", "B", "C", "F"]
+    made = {key_of[row.record_key]: (row.name, row.deliveries) for row in records.collect()}
+    assert made == {"A": ("a2", 1), "B": ("b'", 1), "F": ("f", 1)}
+    # the records of the keys that changed are those of tonight's records all made and picked
+    every = {key_of[row.record_key]: (row.name, row.deliveries) for row in make({"hr": tonight}).collect()}
+    assert all(every[key] == value for key, value in made.items())
+    # a key none of whose rows changed keeps last night's pick (D: reordered)
+    last_picks = {key_of[row.record_key]: row.name for row in make({"hr": last_night}).collect()}
+    assert every["D"][0] == last_picks["D"]
+
 
 def test_a_record_is_made_of_its_row_s_hash_and_its_mapping_s_fingerprint(spark):
     standard = spark.createDataFrame(

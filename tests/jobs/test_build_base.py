@@ -124,7 +124,7 @@ def test_the_second_night_is_incremental_and_persons_keep_their_ids(spark, two_n
     settings, _ = two_nights
     report = json.loads((settings.reports_dir / NEXT_NIGHT / "resolution" / "population.json").read_text())
     assert report["mode"] == "incremental" and report["previous_night"] == NIGHT
-    assert report["tonight_read"] == "narrow"  # made whole from their rows: only the new and changed
+    assert report["tonight_read"] == "changes"  # only the records of the keys whose rows changed
     assert set(report["seconds"]["prepare_steps"]) == {"features", "anchors_and_conflicts", "block_keys"}
     ids = {}
     for night in (NIGHT, NEXT_NIGHT):
@@ -134,6 +134,22 @@ def test_the_second_night_is_incremental_and_persons_keep_their_ids(spark, two_n
     both = set(ids[NIGHT]) & set(ids[NEXT_NIGHT])
     kept = sum(ids[NIGHT][truth] == ids[NEXT_NIGHT][truth] for truth in both)
     assert len(both) > PEOPLE * 0.9 and kept / len(both) >= 0.999
+
+
+@pytest.mark.parametrize("library", ["population", "legal_entity"])
+def test_the_second_night_s_records_made_from_the_rows_that_changed_are_those_of_every_row(spark, two_nights,
+                                                                                           library):
+    from citylake.legal_entity import entity_records
+    from citylake.population import person_records
+
+    settings, _ = two_nights
+    standards, _ = build_base.standard_tables(spark, settings, library, NEXT_NIGHT)
+    made = {"population": person_records, "legal_entity": entity_records}[library](standards)
+    written = _records(spark, settings, library, NEXT_NIGHT)
+    columns = ["record_key", "_row_hash", "_mapping"]
+    assert lake.content_hash(written.select(*columns)) == lake.content_hash(made.select(*columns))
+    report = json.loads((settings.reports_dir / NEXT_NIGHT / "resolution" / f"{library}.json").read_text())
+    assert report["tonight_read"] == "changes" and 0 < report["changed_records"] + report["new_records"]
 
 
 def test_history_closes_changed_persons_and_keeps_the_rest(spark, two_nights):

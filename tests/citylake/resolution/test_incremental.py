@@ -6,7 +6,7 @@ import hashlib
 import pytest
 from pyspark.sql import functions as F
 
-from citylake.resolution import resolve, resolve_incremental
+from citylake.resolution import TonightChanges, resolve, resolve_incremental
 from tests.citylake.resolution.conftest import PERSON_COLUMNS, number
 
 pytestmark = pytest.mark.spark
@@ -209,6 +209,21 @@ def test_a_night_read_narrow_makes_only_its_new_and_changed_records_and_resolves
     assert lines == {key: (old.get(key) or row)[-1] for key, row in new.items()}
     report = narrow.report
     assert (report["new_records"], report["changed_records"], report["deleted_records"]) == (3, 0, 1)
+
+
+def test_a_night_given_by_its_changed_keys_resolves_as_one_read_whole(spark, made_nights, person_config,
+                                                                       person_model):
+    previous, tonight = made_nights
+    # the new keys, the gone one, and one whose rows changed with its content as it was
+    keys = spark.createDataFrame([(key,) for key in ("cr-a", "ss-b", "bc-d", "ss-a", "hr-b")], "record_key string")
+    changes = TonightChanges(keys, tonight.join(keys, "record_key", "left_semi"))
+    given = resolve_incremental(previous, changes, person_config, person_model, salt="n2")
+    whole = resolve_incremental(previous, tonight, person_config, person_model, salt="n2")
+    assert _resolved(given) == _resolved(whole)
+    assert sorted(row.record_key for row in given.ended_keys.collect()) == ["hr-b", "ss-a"]
+    assert "hr-b" in {row.record_key for row in given.changed.collect()}  # written again: its rows changed
+    report = given.report
+    assert (report["new_records"], report["changed_records"], report["deleted_records"]) == (3, 1, 1)
 
 
 def test_a_changed_mapping_changes_every_record_it_made(spark, made_nights, person_config, person_model):
