@@ -74,6 +74,7 @@ from citylake.population import PERSON_SOURCES, golden_population, person_record
 from citylake.resolution import Model, ResolutionConfig, TonightChanges, load_config, resolve, resolve_incremental
 from citylake.resolution.engine import Resolution
 from citylake.resolution.features import content_hash
+from citylake.resolution.incremental import needs_every_record
 from citylake.settings import PROJECT_ROOT, Settings
 from citylake.standardise import ROW_HASH, content_columns
 from citylake.timing import Phases
@@ -301,7 +302,8 @@ def tonight_changes(spark: SparkSession, settings: Settings, library: str, make:
     """Tonight's records by what changed since ``previous_night`` (:func:`citylake.base.
     night_changes`: the rows of each source whose batch is not last night's, against last
     night's batch), or None when a record could differ with no row changed: a mapping from rows
-    to records is not last night's (the code changed), so every record of it is made and compared."""
+    to records is not last night's (the code changed), so every record of it is made and compared;
+    or when the night is resolved in full (last night's records lack the index or a column)."""
     read = _nights(spark, settings, library, previous_night, ledger)
     tonight = _nights(spark, settings, library, run_date, ledger)
     declared = {contract.name: contract for contract in contracts.load_all().values()}
@@ -317,6 +319,10 @@ def tonight_changes(spark: SparkSession, settings: Settings, library: str, make:
     if not changed:  # every batch last night's: each compared with itself all the same, for its mappings
         changed, last_night = standards, dict(standards)
     keys, records, mappings = base.night_changes(changed, last_night, make)
+    why_full = needs_every_record(previous, records.columns)
+    if why_full is not None:
+        log.info("%s: %s: every record made", library, why_full)
+        return None
     unchanged = {source: batch for source, batch in standards.items() if source not in changed}
     if unchanged:
         mappings |= base.mapping_ids(make(unchanged, every_delivery=True))

@@ -103,17 +103,17 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame | TonightChanges
     rows with their hashes, :func:`citylake.base.rows_by_hash`).
 
     ``tonight`` as :class:`TonightChanges`: only the records of its keys are read, and last night's
-    records once, narrow (no join of every key; the night's diff is the caller's)."""
+    records once, narrow (no join of every key; the night's diff is the caller's); refused when
+    the night must be resolved in full (last night's records without the index, or lacking a
+    column tonight's have: see :func:`needs_every_record`)."""
     id_column = config.ids.column
     changes = tonight if isinstance(tonight, TonightChanges) else None
     if changes is not None:
         tonight = changes.records
-    why_full = None
-    lacking = sorted(set(tonight.columns) - set(previous.columns))
-    if not set(engine.INDEX_COLUMNS) <= set(previous.columns):
-        why_full = "last night's records carry no index (block keys, identifiers)"
-    elif lacking:
-        why_full = f"last night's records lack columns tonight's have: {', '.join(lacking)}"
+    why_full = needs_every_record(previous, tonight.columns)
+    if why_full is not None and changes is not None:  # a full run needs every record, not the changed ones
+        raise ValueError(f"{config.source}: {why_full}: the night is resolved in full, so give every record of "
+                         f"tonight, not only those that changed")
     if why_full is not None:
         result = engine.resolve(tonight, config, previous_ids=previous.select("record_key", id_column),
                                 truth_column=truth_column, model=model, salt=salt)
@@ -252,6 +252,17 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame | TonightChanges
                              model, report, resolved_keys=subset.select(F.col(KEY).alias("record_key")),
                              replaced_ids=touched.select(F.col(PREVIOUS_ID).alias(id_column)), resolved=records,
                              changed=changed, ended_keys=ended_keys)
+
+
+def needs_every_record(previous: DataFrame, columns: list[str]) -> str | None:
+    """Why a night whose records have ``columns`` is resolved in full against ``previous`` (last
+    night's records), or None when it can be incremental."""
+    lacking = sorted(set(columns) - set(previous.columns))
+    if not set(engine.INDEX_COLUMNS) <= set(previous.columns):
+        return "last night's records carry no index (block keys, identifiers)"
+    if lacking:
+        return f"last night's records lack columns tonight's have: {', '.join(lacking)}"
+    return None
 
 
 def _joined(tonight: DataFrame, last: DataFrame) -> DataFrame:

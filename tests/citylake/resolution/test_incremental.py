@@ -112,6 +112,11 @@ def test_a_night_after_records_without_the_index_is_resolved_in_full(spark, pers
     assert result.report["mode"] == "full" and result.resolved_keys is None
     ids = {row.record_key: row.person_id for row in result.records.collect()}
     assert ids["hr-c"] == {row.record_key: row.person_id for row in first.records.collect()}["hr-c"]
+    # given only the changed records, a night that must be resolved in full is refused, not cut short
+    changed = spark.createDataFrame([row for row in NIGHT2 if row[0] == "bc-d"], PERSON_COLUMNS)
+    keys = changed.select("record_key")
+    with pytest.raises(ValueError, match="no index .* give every record of tonight"):
+        resolve_incremental(previous, TonightChanges(keys, changed), person_config, person_model, salt="n2")
 
 
 def test_a_record_leaving_a_dropped_block_lets_the_rest_be_compared(spark, person_config, person_model):
