@@ -34,6 +34,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from citylake import joins, lake
+from citylake.checkpoint import local_checkpoint
 from citylake.contracts import Contract
 from citylake.resolution.features import content_hash
 from citylake.standardise import ROW_HASH
@@ -101,8 +102,8 @@ def rows_by_hash(standards: dict[str, DataFrame], make: Callable[[dict[str, Data
     once: the rows found are checkpointed before ``make`` reads them (more than once: the latest
     delivery of each record is picked among them)."""
     def fetch(wanted: DataFrame) -> DataFrame:
-        hashes = joins.small(wanted.select(ROW_HASH).distinct().localCheckpoint())
-        return make({name: with_row_hash(standard).join(hashes, ROW_HASH, "left_semi").localCheckpoint()
+        hashes = joins.small(wanted.select(ROW_HASH).distinct().transform(local_checkpoint))
+        return make({name: with_row_hash(standard).join(hashes, ROW_HASH, "left_semi").transform(local_checkpoint)
                      for name, standard in standards.items()})
     return fetch
 
@@ -132,10 +133,10 @@ def night_changes(tonight: dict[str, DataFrame], last_night: dict[str, DataFrame
     for source in sorted(set(tonight) | set(last_night)):
         now, before = tonight.get(source), last_night.get(source)
         delivered = None if now is None else make({source: now}, every_delivery=True).select(
-            "record_key", row_id().alias(ROW_ID), mapping_id().alias("__mapping")).localCheckpoint()
+            "record_key", row_id().alias(ROW_ID), mapping_id().alias("__mapping")).transform(local_checkpoint)
         if delivered is not None:
             mappings |= {(source, row[0]) for row in delivered.select("__mapping").distinct().collect()}
-        before_ids = None if before is None else with_row_hash(before).select(row_id().alias(ROW_ID)).localCheckpoint()
+        before_ids = None if before is None else with_row_hash(before).select(row_id().alias(ROW_ID)).transform(local_checkpoint)
         found = []
         if delivered is not None:
             new = delivered if before_ids is None else delivered.join(F.broadcast(before_ids), ROW_ID, "left_anti")
@@ -145,16 +146,16 @@ def night_changes(tonight: dict[str, DataFrame], last_night: dict[str, DataFrame
                 F.broadcast(delivered.select(ROW_ID)), ROW_ID, "left_anti")
             gone_rows = with_row_hash(before).join(F.broadcast(gone.distinct()), row_id() == F.col(ROW_ID), "left_semi")
             found.append(make({source: gone_rows}, every_delivery=True).select("record_key"))
-        affected = union_all(found).distinct().localCheckpoint()
+        affected = union_all(found).distinct().transform(local_checkpoint)
         keys.append(affected)
         if delivered is not None:  # every delivery tonight of those keys, made whole
             wanted = delivered.join(joins.small(affected), "record_key", "left_semi").select(ROW_ID).distinct()
             rows[source] = with_row_hash(now).join(F.broadcast(wanted), row_id() == F.col(ROW_ID),
-                                                   "left_semi").localCheckpoint()  # read whole once
-    keys = union_all(keys).localCheckpoint()
+                                                   "left_semi").transform(local_checkpoint)  # read whole once
+    keys = union_all(keys).transform(local_checkpoint)
     if not rows:  # nothing read tonight: no record is there (the columns from last night's batches)
         rows = {source: batch.limit(0) for source, batch in last_night.items()}
-    records = make(rows).join(joins.small(keys), "record_key", "left_semi").localCheckpoint()
+    records = make(rows).join(joins.small(keys), "record_key", "left_semi").transform(local_checkpoint)
     return keys, records, mappings
 
 
@@ -206,7 +207,7 @@ def latest_per_record(records: DataFrame) -> DataFrame:
                      F.max_by(line, order).alias("__newest_line"))
                 .where(F.col("deliveries") > 1)
                 .select(F.col("record_key").alias("__key"), "deliveries", "__newest", "__newest_line")
-                .localCheckpoint())
+                .transform(local_checkpoint))
     if repeated.count() <= REPEATED_KEYS_LOOKUP:
         repeated = F.broadcast(repeated)
     latest = F.col("__key").isNull() | ((order == F.col("__newest")) & (line == F.col("__newest_line")))

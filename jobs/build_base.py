@@ -67,6 +67,7 @@ from pyspark.sql import functions as F
 
 from citylake import base, contracts, credit, job, joins, lake, quality
 from citylake import legal_entity, population
+from citylake.checkpoint import local_checkpoint
 from citylake.contracts import Contract
 from citylake.legal_entity import ENTITY_SOURCES, entity_records, entity_survivors, with_representative
 from citylake.metrics import freshness_check
@@ -377,10 +378,10 @@ def golden_records(spark: SparkSession, settings: Settings, library: str, resolv
         try:
             # every record of a changed id was resolved again: built from those, not from all
             changed = (resolved.replaced_ids.select(key).unionByName(resolved.again.select(key))
-                       .where(F.col(key).isNotNull()).distinct().localCheckpoint())
+                       .where(F.col(key).isNotNull()).distinct().transform(local_checkpoint))
             changed_rows = changed.count()
             golden, rebuilt, kept = base.refreshed(lake.read(spark, path, version), resolved.again, key, changed,
-                                                   lambda records: build(records).localCheckpoint(), changed_rows)
+                                                   lambda records: build(records).transform(local_checkpoint), changed_rows)
             made = {"mode": "incremental", "from_version": version, "rebuilt": changed_rows,
                     "kept": kept.count()}  # last night's files read: they are there
             return Golden(golden, made, changed, rebuilt, changed_rows, version, commits)
@@ -388,7 +389,7 @@ def golden_records(spark: SparkSession, settings: Settings, library: str, resolv
             log.warning("%s: last night's golden records (version %d) unreadable, building all: %s", library,
                         version, str(error).splitlines()[0])
     made = {"mode": "full"} | ({"why_full": "the sources' nights changed order"} if order is False else {})
-    return Golden(build(resolved.records).localCheckpoint(), made)
+    return Golden(build(resolved.records).transform(local_checkpoint), made)
 
 
 def _nights(spark: SparkSession, settings: Settings, library: str, night: str,
@@ -422,7 +423,7 @@ def _review_kept(spark: SparkSession, settings: Settings, library: str, run_date
     if last is None:
         return spark.createDataFrame([], "kind string, record_key string, other_key string, "
                                          "masked_identifier string, probability double")
-    redone = joins.small(redone.select(F.col("record_key").alias("__key")).distinct().localCheckpoint())
+    redone = joins.small(redone.select(F.col("record_key").alias("__key")).distinct().transform(local_checkpoint))
     kept = (last.select("kind", "record_key", "other_key", "masked_identifier", "probability")
             .join(redone, F.col("record_key") == F.col("__key"), "left_anti"))
     return kept.join(redone, F.col("other_key") == F.col("__key"), "left_anti")
@@ -466,7 +467,7 @@ def publish(spark: SparkSession, settings: Settings, library: str, made: Golden,
                                ended={"valid_to": F.lit(run_date).cast("date"), "is_current": F.lit(False)},
                                history=commits)
         else:
-            previous = lake.read(spark, history_path).localCheckpoint() if lake.exists(spark, history_path) else None
+            previous = lake.read(spark, history_path).transform(local_checkpoint) if lake.exists(spark, history_path) else None
             lake.overwrite(base.history(previous, golden, key, TRACKED[library], run_date, changed), history_path,
                            tag, deletion_vectors=True)
         phases.done("history")
@@ -480,7 +481,7 @@ def _history_changes(spark: SparkSession, path: str, since: int, keys: DataFrame
     cannot be read (vacuumed): the history is then compared in full."""
     try:
         return base.history_changes(lake.read(spark, path, since).where("is_current").join(keys, key, "left_semi"),
-                                    golden, key, tracked, night).localCheckpoint()
+                                    golden, key, tracked, night).transform(local_checkpoint)
     except Exception as error:  # noqa: BLE001 - last night's files gone
         log.warning("%s: version %d unreadable, the history compared in full: %s", path, since,
                     str(error).splitlines()[0])
@@ -496,7 +497,7 @@ def build_credit(spark: SparkSession, settings: Settings, standards: dict[str, D
     person_links, entity_links = [_records(spark, settings, name, run_date).where(
         F.col("source").isin(*credit.CREDIT_SOURCES)) for name in ("population", "legal_entity")]
     linked, unlinked = credit.split(credit.linkage(records, person_links, entity_links, population, legal_entity)
-                                    .localCheckpoint())
+                                    .transform(local_checkpoint))
     phases.done("link")
     quarantined = unlinked.select(
         lake.quarantine_id_col(F.col("_batch_id"), F.lit(CREDIT_STAGE), F.col("_line_number")).alias("quarantine_id"),
@@ -550,7 +551,7 @@ def build(spark: SparkSession, settings: Settings, library: str, run_date: str, 
         survivors = golden_records(spark, settings, library, resolved, run_date, entity_survivors, ledger)
         # any entity's representative may be another person tonight: all are written, the history compares all
         golden = Golden(with_representative(survivors.records, _representatives(
-            spark, settings, survivors.records, run_date)).localCheckpoint(), survivors.made)
+            spark, settings, survivors.records, run_date)).transform(local_checkpoint), survivors.made)
     phases.done("golden")
     log.info("%s: golden records %s", library, golden.made)
     rows = publish(spark, settings, library, golden, run_date, run_id, freshness, phases, resolved.previous_night)
@@ -567,7 +568,7 @@ def _representatives(spark: SparkSession, settings: Settings, entities: DataFram
     if not (lake.exists(spark, people_path) and lake.exists(spark, population_path)):
         return spark.createDataFrame([], "identity_number string, person_id string, resolved_by string")
     numbers = joins.small(entities.select(F.col("legal_representative_identity_number").alias("identity_number"))
-                          .where(F.col("identity_number").isNotNull()).distinct().localCheckpoint())
+                          .where(F.col("identity_number").isNotNull()).distinct().transform(local_checkpoint))
     return (_records(spark, settings, "population", run_date)
             .select("identity_number", "person_id", "resolved_by").join(numbers, "identity_number", "left_semi")
             .join(lake.read(spark, population_path).select("person_id"), "person_id", "left_semi"))

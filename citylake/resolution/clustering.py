@@ -21,6 +21,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from citylake.checkpoint import local_checkpoint
 from citylake.resolution.features import KEY, RID
 from citylake.resolution.identifiers import ANCHOR
 
@@ -49,9 +50,9 @@ def cluster(nodes: DataFrame, links: DataFrame, max_iterations: int = 50) -> tup
     ``nodes``: RID, KEY and ANCHOR of every record; ``links``: accepted links ``l``, ``r`` (row ids)
     and ``weight``."""
     edges = links.select(F.col("l").alias("src"), F.col("r").alias("dst"), "weight").unionByName(
-        links.select(F.col("r").alias("src"), F.col("l").alias("dst"), "weight")).localCheckpoint()
+        links.select(F.col("r").alias("src"), F.col("l").alias("dst"), "weight")).transform(local_checkpoint)
     linked = edges.select(F.col("src").alias(RID)).distinct()
-    state = _initial(nodes.join(linked, RID)).localCheckpoint()
+    state = _initial(nodes.join(linked, RID)).transform(local_checkpoint)
     rounds, converged = 0, False
     for rounds in range(1, max_iterations + 1):
         offers = edges.join(state, F.col("src") == F.col(RID)).select(
@@ -61,7 +62,7 @@ def cluster(nodes: DataFrame, links: DataFrame, max_iterations: int = 50) -> tup
         best = (state.unionByName(offers).groupBy(RID)
                 .agg(F.min(F.struct("rank", (-F.col("strength")).alias("neg"), LABEL)).alias("b"))
                 .select(RID, F.col("b.rank").alias("rank"), (-F.col("b.neg")).alias("strength"),
-                        F.col(f"b.{LABEL}").alias(LABEL))).localCheckpoint()
+                        F.col(f"b.{LABEL}").alias(LABEL))).transform(local_checkpoint)
         changed = (best.alias("n").join(state.alias("o"), RID)
                    .where((F.col(f"n.{LABEL}") != F.col(f"o.{LABEL}")) | (F.col("n.strength") != F.col("o.strength")))
                    .count())

@@ -23,6 +23,7 @@ from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
 
+from citylake.checkpoint import local_checkpoint
 from citylake.resolution import blocking, clustering, features, identifiers
 from citylake.resolution import model as fs
 from citylake.resolution.comparisons import Comparison, built, names_in, pattern
@@ -136,10 +137,10 @@ def prepare_delivered(base: DataFrame, delivered: DataFrame, config: ResolutionC
     steps.done("features")
     anchored = identifiers.anchor(featured, config)
     anchored, conflict_rows = identifiers.conflicts(anchored, config, comparisons)
-    anchored = anchored.localCheckpoint()
+    anchored = anchored.transform(local_checkpoint)
     steps.done("anchors_and_conflicts")
     keyed, block_report = blocking.with_block_keys(anchored, config, block_sizes)
-    keyed = keyed.localCheckpoint()
+    keyed = keyed.transform(local_checkpoint)
     steps.done("block_keys")
     facts["blocking_rules"] = block_report
     facts["prepare_seconds"] = steps.seconds
@@ -202,7 +203,7 @@ def random_pattern_counts(prepared: Prepared, config: ResolutionConfig, records:
     size = max(2, math.ceil(math.sqrt(2 * config.em.random_pairs)))
     fraction = min(1.0, 1.2 * size / max(records, 1))
     sample = prepared.keyed.sample(False, fraction, config.em.seed).limit(size)
-    sample = sample.localCheckpoint()
+    sample = sample.transform(local_checkpoint)
     joined = sample.alias("l").join(sample.alias("r"), (F.col(f"l.{RID}") < F.col(f"r.{RID}"))
                                     & ~F.coalesce(F.col(f"l.{ANCHOR}") == F.col(f"r.{ANCHOR}"), F.lit(False)))
     rows = joined.select(pattern(prepared.comparisons).alias("pattern")).groupBy("pattern").count().collect()
@@ -246,7 +247,7 @@ def score(prepared: Prepared, config: ResolutionConfig, model: fs.Model, *, left
     if left is not None:  # a left record may sit on either side of the ordering
         kept = kept.select(F.least("l", "r").alias("l"), F.greatest("l", "r").alias("r"), "weight")
     started = time.perf_counter()
-    kept = kept.localCheckpoint()
+    kept = kept.transform(local_checkpoint)
     seconds = time.perf_counter() - started
     pairs = known_pairs if observation is None else int(observation.get["pairs"])
     return kept, {"pairs_scored": pairs, "seconds": round(seconds, 3),
@@ -326,9 +327,9 @@ def finish(prepared: Prepared, config: ResolutionConfig, model: fs.Model, scored
            keyed: DataFrame | None = None) -> dict:
     """Links, review pairs and clusters from the scored pairs."""
     keyed = keyed if keyed is not None else prepared.keyed
-    links = scored.where(F.col("weight") >= F.lit(model.accept_weight)).localCheckpoint()
+    links = scored.where(F.col("weight") >= F.lit(model.accept_weight)).transform(local_checkpoint)
     labels, facts = clustering.cluster(keyed.select(RID, KEY, ANCHOR), links, config.clustering.max_iterations)
-    labels = labels.localCheckpoint()
+    labels = labels.transform(local_checkpoint)
     broken = clustering.broken_links(links, labels)
     keys = keyed.select(RID, KEY)
     prior = math.log2(model.match_share / (1 - model.match_share))
@@ -344,7 +345,7 @@ def finish(prepared: Prepared, config: ResolutionConfig, model: fs.Model, scored
         "left_key", "right_key", "weight", probability.alias("probability"),
         F.lit("links_two_identified_clusters").alias("reason")))
     accepted = with_keys(links).select("left_key", "right_key", "weight", probability.alias("probability"))
-    review = review.localCheckpoint()  # counted for the report, then written: joined with the keys once
+    review = review.transform(local_checkpoint)  # counted for the report, then written: joined with the keys once
     return {"labels": labels, "links": accepted, "review": review, "clustering": facts,
             "links_count": links.count()}
 
@@ -398,9 +399,9 @@ def resolve(records: DataFrame, config: ResolutionConfig, *, previous_ids: DataF
     phases.done("scoring")
 
     finished = finish(prepared, config, model, scored)
-    out = records_out(prepared, finished["labels"], config).localCheckpoint()
+    out = records_out(prepared, finished["labels"], config).transform(local_checkpoint)
     out, history = with_ids(out, previous_ids, config, salt)
-    out = out.localCheckpoint()
+    out = out.transform(local_checkpoint)
     phases.done("clustering_and_ids")
 
     report = _report(prepared, config, model, total, em_facts, scoring, finished, out, truth_column)

@@ -44,6 +44,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from citylake import codes, credit_code, identity
+from citylake.checkpoint import local_checkpoint
 from citylake.resolution.config import ConfigError, FieldSpec, ResolutionConfig
 
 RID = "__rid"  # a row id, fixed for one run
@@ -420,7 +421,7 @@ def deliver(records: DataFrame, config: ResolutionConfig, truth_column: str | No
     The delivered values are what an incremental night diffs (record key and content hash) before
     it normalises anything: :func:`normalise` then runs on the records that need it only."""
     columns = delivery(records, config, truth_column)
-    base = records.withColumn(RID, F.monotonically_increasing_id()).localCheckpoint()
+    base = records.withColumn(RID, F.monotonically_increasing_id()).transform(local_checkpoint)
     return base, base.select(RID, *[column.alias(name) for name, column in columns.items()])
 
 
@@ -454,5 +455,5 @@ def normalise(delivered: DataFrame, config: ResolutionConfig, hashed: set[str] =
                           f"(the features: {', '.join(produced)})")
     twins = [F.when(F.col(name).isNotNull(), F.xxhash64(F.col(name))).alias(f"{name}_hash") for name in sorted(hashed)]
     kept = [RID, KEY, *truth, HASH, *produced]
-    features = featured.select(*kept, *twins).localCheckpoint()
+    features = featured.select(*kept, *twins).transform(local_checkpoint)
     return features, {"pinyin_characters": table.characters}

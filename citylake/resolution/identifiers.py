@@ -27,6 +27,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from citylake import identity
+from citylake.checkpoint import local_checkpoint
 from citylake.resolution.comparisons import Comparison, names_in
 from citylake.resolution.config import ResolutionConfig
 from citylake.resolution.features import KEY, RID
@@ -121,7 +122,7 @@ def conflicts(anchored: DataFrame, config: ResolutionConfig, comparisons: list[C
                       .where(F.col("__pick") == 1).select("anchor", "candidate"))
     conflicting = (joined.join(representative, ["anchor", "candidate"]).where(F.col("disagree"))
                    .select(F.col("member").alias("__conflict_rid"), F.col("candidate_key").alias("representative_key"),
-                           "member_key", "anchor")).localCheckpoint()
+                           "member_key", "anchor")).transform(local_checkpoint)
     joined.unpersist()
     action = config.conflicts.action
     marked = anchored.join(F.broadcast(conflicting.select("__conflict_rid")),

@@ -23,6 +23,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from citylake import joins
+from citylake.checkpoint import local_checkpoint
 
 HISTORY_SCHEMA = "event string, id string, from_id string, records long"
 MATCHING_ROUNDS = 10
@@ -43,7 +44,7 @@ def assign_ids(clusters: DataFrame, previous_ids: DataFrame | None, *, id_column
     elsewhere (a one-column frame, repeats allowed) that new ids must not take (an incremental run
     passes last night's ids: those of the clusters it does not touch are in use)."""
     spark = clusters.sparkSession
-    records = clusters.select(F.col(key).alias("key"), F.col(cluster).cast("string").alias("cluster")).localCheckpoint()
+    records = clusters.select(F.col(key).alias("key"), F.col(cluster).cast("string").alias("cluster")).transform(local_checkpoint)
     kept = spark.createDataFrame([], "cluster string, id string")
     if previous_ids is None:
         previous = spark.createDataFrame([], "key string, id string")
@@ -52,7 +53,7 @@ def assign_ids(clusters: DataFrame, previous_ids: DataFrame | None, *, id_column
     else:
         previous = previous_ids.select(F.col(key).cast("string").alias("key"), F.col(id_column).alias("id"))
         overlap = (records.join(previous, "key").groupBy("cluster", "id").agg(F.count(F.lit(1)).alias("n"))
-                   .localCheckpoint())
+                   .transform(local_checkpoint))
         rounds = MATCHING_ROUNDS
 
     # greedy matching by overlap, in rounds of mutual best choices
@@ -62,12 +63,12 @@ def assign_ids(clusters: DataFrame, previous_ids: DataFrame | None, *, id_column
         best_for_id = Window.partitionBy("id").orderBy(F.desc("n"), "cluster")
         mutual = (remaining.withColumn("a", F.row_number().over(best_for_cluster))
                   .withColumn("b", F.row_number().over(best_for_id))
-                  .where((F.col("a") == 1) & (F.col("b") == 1)).select("cluster", "id")).localCheckpoint()
+                  .where((F.col("a") == 1) & (F.col("b") == 1)).select("cluster", "id")).transform(local_checkpoint)
         if mutual.isEmpty():
             break
-        kept = kept.unionByName(mutual).localCheckpoint()
+        kept = kept.unionByName(mutual).transform(local_checkpoint)
         remaining = (remaining.join(mutual.select("cluster"), "cluster", "left_anti")
-                     .join(mutual.select("id"), "id", "left_anti")).localCheckpoint()
+                     .join(mutual.select("id"), "id", "left_anti")).transform(local_checkpoint)
         if remaining.isEmpty():
             break
 
@@ -81,18 +82,18 @@ def assign_ids(clusters: DataFrame, previous_ids: DataFrame | None, *, id_column
         candidates = unassigned.select("cluster", _new_id(prefix, salt, F.col("smallest"), F.lit(attempt)).alias("id"))
         clash = Window.partitionBy("id")
         candidates = (candidates.withColumn("__same", F.count(F.lit(1)).over(clash)).where(F.col("__same") == 1)
-                      .drop("__same").localCheckpoint())
+                      .drop("__same").transform(local_checkpoint))
         if reserved is not None:  # few candidates looked up among the ids in use, not those shuffled
             asked = joins.small(candidates.select("id"), candidates.count())
             candidates = candidates.join(reserved.join(asked, "id", "left_semi"), "id", "left_anti")
-        good = candidates.join(taken, "id", "left_anti").select("cluster", "id").localCheckpoint()
+        good = candidates.join(taken, "id", "left_anti").select("cluster", "id").transform(local_checkpoint)
         fresh = fresh.unionByName(good)
-        unassigned = unassigned.join(good.select("cluster"), "cluster", "left_anti").localCheckpoint()
+        unassigned = unassigned.join(good.select("cluster"), "cluster", "left_anti").transform(local_checkpoint)
         if unassigned.isEmpty():
             break
         taken = taken.unionByName(good.select("id"))
         attempt += 1
-    fresh = fresh.localCheckpoint()
+    fresh = fresh.transform(local_checkpoint)
     assigned = kept.unionByName(fresh)
     result = records.join(assigned, "cluster").select(
         F.col("key").alias(key), F.col("cluster").alias(cluster), F.col("id").alias(id_column))

@@ -10,14 +10,17 @@ identifiers), tonight's records and last night's model:
    or changed when its (record key, content hash) was not there last night, a record key gone
    tonight is deleted, and every later step reads this one join;
 2. the new and changed records are normalised and keyed for blocking;
-3. the clusters they touch are found in last night's index, without normalising anything else:
-   the clusters of their previous versions and of the deleted records, of the records sharing a
-   block key with them (before the cap: every record they could be compared with), of the
-   records in a block a record left when the cap now cuts it differently (into other sub-blocks,
-   or no longer dropped), and of the records sharing a valid identifier with them or with a
-   deleted record; then, until nothing is added, the clusters of records sharing an identifier
-   with a touched cluster's records (so every anchor, and every conflict check, sees all of its
-   records);
+3. the clusters they touch are found in last night's index: the clusters of their previous
+   versions and of the deleted records; of the records in a block a record joined or left when
+   the cap now cuts it differently (into other sub-blocks, dropped or no longer dropped); of the
+   block-mates they may link to (the unchanged records sharing a block key with them are
+   normalised, those only, and each pair a full run would compare, under tonight's caps, is
+   scored with last night's model: a pair at the review weight or above touches the block-mate's
+   cluster, whatever the two records' anchors); and of the records sharing a valid identifier
+   with them or with a deleted record; then, until nothing is added, the clusters of records
+   sharing an identifier with a touched cluster's records (so every anchor, and every conflict
+   check, sees all of its records). A block-mate's cluster no pair reaches keeps its links: its
+   records' pairs are those of last night;
 4. the touched clusters' records and the new and changed ones, only those (the new and changed
    as delivered tonight, the others as written last night: the same content), are normalised,
    anchored, checked for conflicts and keyed (oversized blocks capped by tonight's block sizes, as a
@@ -63,6 +66,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from citylake import joins
+from citylake.checkpoint import local_checkpoint
 from citylake.resolution import blocking, engine, features
 from citylake.resolution.config import ResolutionConfig
 from citylake.resolution.features import HASH, KEY, RID
@@ -130,9 +134,9 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame | TonightChanges
     if narrow:  # what the records are made of, not the records
         provenance = [name for name in config.provenance if name in columns]
         tonight = tonight.select(delivery[KEY].alias(KEY), delivery[HASH].alias(HASH), *config.content,
-                                 *provenance).localCheckpoint()
+                                 *provenance).transform(local_checkpoint)
     else:
-        tonight = tonight.withColumns({KEY: delivery[KEY], HASH: delivery[HASH]}).localCheckpoint()
+        tonight = tonight.withColumns({KEY: delivery[KEY], HASH: delivery[HASH]}).transform(local_checkpoint)
     phases.done("read_tonight")
     last = previous.select(F.col("record_key").alias(KEY), F.col(id_column).alias(PREVIOUS_ID),
                            *[F.col(name).alias(alias) for name, alias in PREVIOUS.items()])
@@ -162,21 +166,29 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame | TonightChanges
         made = fetch(wanted.select(*config.content))
         delta_rows = (made.withColumns({KEY: delivery[KEY], HASH: delivery[HASH]}).drop(*provenance)
                       .join(wanted.select(KEY, HASH, RID, *provenance), [KEY, HASH]))
-        delta_rows = delta_rows.select(*[F.col(f"`{name}`") for name in columns], KEY, HASH, RID).localCheckpoint()
+        delta_rows = delta_rows.select(*[F.col(f"`{name}`") for name in columns], KEY, HASH, RID).transform(local_checkpoint)
         fetched, asked = delta_rows.count(), delta.count()
         if fetched != asked:  # fetch broke its promise: resolving without them would lose records
             raise RuntimeError(f"{config.source}: {asked} new and changed records, but fetch gave {fetched} of them "
                                f"(with the key and content hash the night's records have)")
     else:
-        delta_rows = _rows_of(tonight, delta).localCheckpoint()
+        delta_rows = _rows_of(tonight, delta).transform(local_checkpoint)
     delta_features, _ = features.normalise(delivered(delta_rows), config, hashed)
     delta_index = delta_features.select(RID, blocking.uncapped_keys(config).alias(blocking.BLOCK_KEYS),
-                                        identifier_keys(config).alias("__identifiers")).localCheckpoint()
+                                        identifier_keys(config).alias("__identifiers")).transform(local_checkpoint)
     phases.done("new_and_changed")
 
-    touched = _touched_ids(keys, deleted, delta, delta_index, config)
+    def as_written(wanted: DataFrame, rows: int | None = None) -> DataFrame:
+        """Last night's records of ``wanted``'s keys (KEY, RID) as written, with KEY, HASH and RID:
+        unchanged records, so tonight's content too (their provenance says where it was delivered)."""
+        return (previous.withColumns({KEY: F.col("record_key"), HASH: F.col("content_hash")})
+                .join(joins.small(wanted.select(KEY, RID), rows), KEY)
+                .select(*[F.col(f"`{name}`").cast(types[name]).alias(name) for name in columns], KEY, HASH, RID))
+
+    touched, mates_scored = _touched_ids(keys, deleted, delta, delta_features, delta_index, config, model,
+                                         lambda wanted, rows: delivered(as_written(wanted, rows)), hashed)
     subset = (keys.join(F.broadcast(touched.withColumn("__touched", F.lit(True))), PREVIOUS_ID, "left")
-              .where(F.col(DELTA) | F.col("__touched").isNotNull()).drop("__touched").localCheckpoint())
+              .where(F.col(DELTA) | F.col("__touched").isNotNull()).drop("__touched").transform(local_checkpoint))
     phases.done("touched_clusters")
 
     # tonight's sizes of the blocks the part falls in, so the caps are a full run's
@@ -185,15 +197,11 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame | TonightChanges
     part_blocks = (blocking.entries(subset.where(~F.col(DELTA)), PREVIOUS["block_keys"]).unionByName(new_blocks)
                    .distinct())
     sizes = (tonight_blocks.join(F.broadcast(part_blocks), ["rule", "key"], "left_semi")
-             .groupBy("rule", "key").count().localCheckpoint())
-    # the part: the new and changed rows as delivered tonight, the unchanged ones as written last
-    # night (the same content; their provenance says where it was delivered)
-    unchanged_rows = (previous.withColumns({KEY: F.col("record_key"), HASH: F.col("content_hash")})
-                      .join(joins.small(subset.where(~F.col(DELTA)).select(KEY, RID)), KEY)
-                      .select(*[F.col(f"`{name}`").cast(types[name]).alias(name) for name in columns],
-                              KEY, HASH, RID))
+             .groupBy("rule", "key").count().transform(local_checkpoint))
+    # the part: the new and changed rows as delivered tonight, the unchanged ones as written last night
+    unchanged_rows = as_written(subset.where(~F.col(DELTA)))
     part = delta_rows.select(*[F.col(f"`{name}`") for name in columns], KEY, HASH, RID).unionByName(
-        unchanged_rows).localCheckpoint()
+        unchanged_rows).transform(local_checkpoint)
     prepared = engine.prepare_delivered(part.select(*[F.col(f"`{name}`") for name in columns], RID),
                                         delivered(part), config, sizes)
     prepared.facts["missing_fields"] = features.missing_fields(config, columns)
@@ -208,7 +216,7 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame | TonightChanges
     previous_of_part = last_ids.join(touched_ids, id_column, "left_semi")
     # new ids take none of last night's (those of the untouched clusters stay in use)
     records, history = engine.with_ids(records, previous_of_part, config, salt, reserved_ids=last_ids.select(id_column))
-    records = records.localCheckpoint()  # the part, for the write and for the golden records of its ids
+    records = records.transform(local_checkpoint)  # the part, for the write and for the golden records of its ids
     phases.done("recluster")
 
     # every other record as it was written last night (its provenance too: where it was delivered
@@ -236,7 +244,7 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame | TonightChanges
         "library": config.library, "mode": "incremental", "records": counts["records"],
         "tonight_read": "changes" if changes is not None else "narrow" if narrow else "whole",
         "new_records": counts["new"] or 0, "changed_records": (counts["delta"] or 0) - (counts["new"] or 0),
-        "deleted_records": deleted.count(), "touched_clusters": touched.count(),
+        "deleted_records": deleted.count(), "block_mates_scored": mates_scored, "touched_clusters": touched.count(),
         "records_reclustered": part_size, "records_prepared": part_size,
         "scoring_reclustered": scoring,
         "links": {"accepted": finished["links_count"]}, "clustering": finished["clustering"],
@@ -273,7 +281,7 @@ def _joined(tonight: DataFrame, last: DataFrame) -> DataFrame:
             .withColumn(RID, F.when(F.col(HASH).isNotNull(), F.monotonically_increasing_id()))
             .withColumn(DELTA, F.col(PREVIOUS["content_hash"]).isNull()
                         | (F.col(PREVIOUS["content_hash"]) != F.col(HASH)))
-            .localCheckpoint())
+            .transform(local_checkpoint))
 
 
 def _changed(tonight: DataFrame, keys: DataFrame, last: DataFrame) -> DataFrame:
@@ -284,18 +292,18 @@ def _changed(tonight: DataFrame, keys: DataFrame, last: DataFrame) -> DataFrame:
     the keys new tonight added (their row ids negative, apart from those of last night's keys)."""
     hit = (keys.select(F.col("record_key").alias(KEY)).distinct()
            .join(tonight.select(KEY, F.col(HASH).alias("__tonight")), KEY, "left")
-           .withColumn("__hit", F.lit(True)).localCheckpoint())
+           .withColumn("__hit", F.lit(True)).transform(local_checkpoint))
     hit_rows = hit.count()
     before = (last.join(joins.small(hit, hit_rows), KEY, "left")
               .withColumn(HASH, F.when(F.col("__hit"), F.col("__tonight")).otherwise(F.col(PREVIOUS["content_hash"])))
               .withColumn(RID, F.when(F.col(HASH).isNotNull(), F.monotonically_increasing_id()))
               .withColumn(DELTA, F.coalesce(F.col("__hit"), F.lit(False)) & F.col(HASH).isNotNull())
-              .drop("__hit", "__tonight").localCheckpoint())
+              .drop("__hit", "__tonight").transform(local_checkpoint))
     found = before.join(joins.small(hit, hit_rows), KEY, "left_semi").select(KEY)
     new = (hit.where(F.col("__tonight").isNotNull()).join(found, KEY, "left_anti")
            .select(KEY, F.col("__tonight").alias(HASH)).withColumn(RID, -1 - F.monotonically_increasing_id())
            .withColumn(DELTA, F.lit(True)))
-    return before.unionByName(new.localCheckpoint(), allowMissingColumns=True)
+    return before.unionByName(new.transform(local_checkpoint), allowMissingColumns=True)
 
 
 def _rows_of(tonight: DataFrame, keys: DataFrame) -> DataFrame:
@@ -304,44 +312,72 @@ def _rows_of(tonight: DataFrame, keys: DataFrame) -> DataFrame:
     return tonight.join(joins.small(keys.select(KEY, RID)), KEY)
 
 
-def _touched_ids(keys: DataFrame, deleted: DataFrame, delta: DataFrame, delta_index: DataFrame,
-                 config: ResolutionConfig) -> DataFrame:
+def _touched_ids(keys: DataFrame, deleted: DataFrame, delta: DataFrame, delta_features: DataFrame,
+                 delta_index: DataFrame, config: ResolutionConfig, model: Model,
+                 written: Callable[[DataFrame, int], DataFrame], hashed: set[str]) -> tuple[DataFrame, int]:
     """Last night's ids (clusters) that tonight's new, changed and deleted records touch (step 3 of
-    the module doc), checkpointed."""
+    the module doc), checkpointed, and how many block-mates were scored to find them."""
     unchanged = keys.where(~F.col(DELTA))
     blocks = blocking.entries(delta_index).distinct()
-    # a block only left (by a deleted record, or a changed one's old version) changes no other
-    # cluster, unless the cap now cuts it differently (split into other sub-blocks, or no longer
-    # dropped): then its every record is compared anew
+    # a block left (by a deleted record, or a changed one's old version) or joined changes no other
+    # cluster by itself, unless the cap now cuts it differently (into other sub-blocks, dropped or
+    # no longer dropped): then its every record is compared anew
     last_night = keys.where(F.col(PREVIOUS_ID).isNotNull()).select(PREVIOUS["block_keys"]).unionByName(
         deleted.select(PREVIOUS["block_keys"]))
     left = (blocking.entries(keys.where(F.col(DELTA)), PREVIOUS["block_keys"])
             .unionByName(blocking.entries(deleted, PREVIOUS["block_keys"])).distinct()
-            .join(blocks, ["rule", "key"], "left_anti").localCheckpoint())
-    sizes = [blocking.entries(frame, PREVIOUS["block_keys"]).join(F.broadcast(left), ["rule", "key"], "left_semi")
-             .groupBy("rule", "key").agg(F.count(F.lit(1)).alias(name))
-             for frame, name in ((last_night, "__before"), (unchanged, "__after"))]
-    recut = (sizes[0].join(sizes[1], ["rule", "key"], "left")
-             .where(blocking.parts(F.col("__before"), config)
-                    != blocking.parts(F.coalesce(F.col("__after"), F.lit(0)), config))
-             .select("rule", "key"))
-    blocks = blocks.unionByName(recut)
-    by_block = (blocking.entries(unchanged, PREVIOUS["block_keys"], PREVIOUS_ID)
-                .join(F.broadcast(blocks), ["rule", "key"], "left_semi").select(PREVIOUS_ID))
+            .join(blocks, ["rule", "key"], "left_anti"))
+    every = blocks.unionByName(left).transform(local_checkpoint)
+    every_rows = every.count()
+    tonight_entries = blocking.entries(unchanged, PREVIOUS["block_keys"]).unionByName(blocking.entries(delta_index))
+    before, after = [frame.join(joins.small(every, every_rows), ["rule", "key"], "left_semi")
+                     .groupBy("rule", "key").agg(F.count(F.lit(1)).alias(name))
+                     for frame, name in ((blocking.entries(last_night, PREVIOUS["block_keys"]), "__before"),
+                                         (tonight_entries, "__after"))]
+    cut = (every.join(before, ["rule", "key"], "left").join(after, ["rule", "key"], "left")
+           .withColumn("__recut", blocking.parts(F.coalesce(F.col("__before"), F.lit(0)), config)
+                       != blocking.parts(F.coalesce(F.col("__after"), F.lit(0)), config))
+           .transform(local_checkpoint))
+    # the unchanged records in the blocks tonight's records join (their block-mates), and in those cut anew
+    wanted = cut.join(blocks, ["rule", "key"], "left_semi").unionByName(cut.where("__recut")).distinct()
+    found = (blocking.entries(unchanged, PREVIOUS["block_keys"], RID, KEY, PREVIOUS_ID)
+             .join(F.broadcast(wanted.select("rule", "key", "__recut")), ["rule", "key"])
+             .groupBy(RID, KEY, PREVIOUS_ID).agg(F.max("__recut").alias("__recut")).transform(local_checkpoint))
+    recut = found.where("__recut").select(PREVIOUS_ID)
+    # a block-mate's cluster is touched when a record of tonight's may link to it: their pair, as
+    # a full run would block and score it (tonight's caps; the ordering of the part), at the review
+    # weight or above, whatever their anchors (pairs of two anchors are decided by the identifiers)
+    mates = found.where(~F.col("__recut")).select(RID, KEY, PREVIOUS_ID).transform(local_checkpoint)
+    mate_count = mates.count()
+    sizes = cut.join(blocks, ["rule", "key"], "left_semi").select(
+        "rule", "key", F.coalesce(F.col("__after"), F.lit(0)).alias("count")).transform(local_checkpoint)
+    mate_features, _ = features.normalise(written(mates, mate_count), config, hashed)
+    mates_keyed = blocking.with_block_keys(mate_features, config, sizes)[0].transform(local_checkpoint)
+    delta_keyed = blocking.with_block_keys(delta_features, config, sizes)[0].transform(local_checkpoint)
+    weight = engine.weight_of(engine.comparisons_of(config), model)
+    rules = len(config.blocking.rules)
+    order = F.col(f"l.{RID}") < F.col(f"r.{RID}")
+    scored = (blocking.pairs(mates_keyed, rules, lambda rule: [F.col(f"r.{RID}").alias(RID), weight.alias("weight")],
+                             left=delta_keyed, order=order)
+              .unionByName(blocking.pairs(delta_keyed, rules,
+                                          lambda rule: [F.col(f"l.{RID}").alias(RID), weight.alias("weight")],
+                                          left=mates_keyed, order=order)))
+    linked = mates.join(scored.where(F.col("weight") >= F.lit(model.review_weight)).select(RID).distinct(), RID)
     identifiers = (delta_index.select(F.explode("__identifiers").alias("identifier"))
                    .unionByName(deleted.select(F.explode(PREVIOUS["identifiers"]).alias("identifier"))))
     # every (id, identifier) of tonight's unchanged records, for the closure
     carried = (unchanged.select(PREVIOUS_ID, F.explode(PREVIOUS["identifiers"]).alias("identifier"))
-               .localCheckpoint())
-    touched = (delta.select(PREVIOUS_ID).unionByName(deleted.select(PREVIOUS_ID)).unionByName(by_block)
+               .transform(local_checkpoint))
+    touched = (delta.select(PREVIOUS_ID).unionByName(deleted.select(PREVIOUS_ID)).unionByName(recut)
+               .unionByName(linked.select(PREVIOUS_ID))
                .unionByName(carried.join(F.broadcast(identifiers.distinct()), "identifier", "left_semi")
                             .select(PREVIOUS_ID))
-               .where(F.col(PREVIOUS_ID).isNotNull()).distinct().localCheckpoint())
+               .where(F.col(PREVIOUS_ID).isNotNull()).distinct().transform(local_checkpoint))
     while True:  # each round adds a cluster at least, or stops
         reached = carried.join(F.broadcast(touched), PREVIOUS_ID, "left_semi").select("identifier").distinct()
         added = (carried.join(F.broadcast(reached), "identifier", "left_semi").select(PREVIOUS_ID).distinct()
-                 .join(touched, PREVIOUS_ID, "left_anti").localCheckpoint())
+                 .join(touched, PREVIOUS_ID, "left_anti").transform(local_checkpoint))
         if added.isEmpty():
             break
-        touched = touched.unionByName(added).localCheckpoint()
-    return touched
+        touched = touched.unionByName(added).transform(local_checkpoint)
+    return touched, mate_count

@@ -135,6 +135,42 @@ def test_a_record_leaving_a_dropped_block_lets_the_rest_be_compared(spark, perso
     assert _resolved(incremental) == _resolved(full)
 
 
+def test_a_record_joining_a_block_the_cap_then_drops_parts_the_records_it_held(spark, person_config, person_model):
+    # two copies of one unidentified person link on night one; a third comes on night two, and
+    # with a cap of 2 every block they share is dropped: no pair of the three is compared any more
+    config = person_config.model_copy(update={"blocking": person_config.blocking.model_copy(
+        update={"max_block_size": 2, "oversized": "drop"})})
+    copies = [(key, None, "欧阳明", "1985-05-05", "1", "420302", "文化路5号") for key in ("bc-x", "mr-x", "si-x")]
+    first = resolve(spark.createDataFrame(copies[:2], PERSON_COLUMNS), config, model=person_model, salt="n1")
+    assert len({row.person_id for row in first.records.collect()}) == 1
+    tonight = spark.createDataFrame(copies, PERSON_COLUMNS)
+    incremental = resolve_incremental(first.records.localCheckpoint(), tonight, config, person_model, salt="n2")
+    full = resolve(tonight, config, model=person_model, salt="n2",
+                   previous_ids=first.records.select("record_key", "person_id"))
+    assert len({row.person_id for row in full.records.collect()}) == 3
+    assert _resolved(incremental) == _resolved(full)
+
+
+def test_a_block_mate_no_record_of_tonight_s_may_link_to_is_left_as_it_was(spark, person_config, person_model):
+    # 张伟 and 张强 share a birth date and a surname (a block), and differ in all else: 张伟's new
+    # address re-resolves his cluster, and 张强's is left as it was
+    zhang_qiang = ("hr-q", number("42030519800101345"), "张强", "1980-01-01", "1", "420305", "光明路7号")
+    night1 = NIGHT1 + [zhang_qiang]
+    night2 = [(*row[:-1], "解放路2号") if row[0] == "hr-a" else row for row in night1]
+    first = resolve(spark.createDataFrame(night1, PERSON_COLUMNS), person_config, model=person_model, salt="n1")
+    blocks = {row.record_key: set(row.block_keys) - {None} for row in first.records.collect()}
+    assert blocks["hr-a"] & blocks["hr-q"]  # block-mates
+    tonight = spark.createDataFrame(night2, PERSON_COLUMNS)
+    incremental = resolve_incremental(first.records.localCheckpoint(), tonight, person_config, person_model,
+                                      salt="n2")
+    full = resolve(tonight, person_config, model=person_model, salt="n2",
+                   previous_ids=first.records.select("record_key", "person_id"))
+    assert _resolved(incremental) == _resolved(full)
+    assert incremental.report["block_mates_scored"] >= 1
+    redone = {row.record_key for row in incremental.resolved_keys.collect()}
+    assert {"hr-a", "ss-a"} <= redone and "hr-q" not in redone
+
+
 def test_an_unchanged_record_keeps_the_provenance_of_the_delivery_that_brought_its_content(
         spark, person_config, person_model):
     # a column no field reads (ethnicity) is content; the line a record was delivered on is not
