@@ -55,7 +55,8 @@ class ActionTimes:
 def _caller() -> str:
     for frame in reversed(traceback.extract_stack()):
         path = Path(frame.filename)
-        if ROOT in path.parents and path.parent.name != "bench" and ".venv" not in path.parts:
+        if (ROOT in path.parents and path.parent.name != "bench" and ".venv" not in path.parts
+                and path.name != "checkpoint.py"):  # the caller of local_checkpoint, not it
             return f"{path.relative_to(ROOT)}:{frame.lineno} {frame.name}"
     return "?"
 
