@@ -136,7 +136,8 @@ def night_changes(tonight: dict[str, DataFrame], last_night: dict[str, DataFrame
             "record_key", row_id().alias(ROW_ID), mapping_id().alias("__mapping")).transform(local_checkpoint)
         if delivered is not None:
             mappings |= {(source, row[0]) for row in delivered.select("__mapping").distinct().collect()}
-        before_ids = None if before is None else with_row_hash(before).select(row_id().alias(ROW_ID)).transform(local_checkpoint)
+        before_ids = (None if before is None
+                      else with_row_hash(before).select(row_id().alias(ROW_ID)).transform(local_checkpoint))
         found = []
         if delivered is not None:
             new = delivered if before_ids is None else delivered.join(F.broadcast(before_ids), ROW_ID, "left_anti")

@@ -381,7 +381,8 @@ def golden_records(spark: SparkSession, settings: Settings, library: str, resolv
                        .where(F.col(key).isNotNull()).distinct().transform(local_checkpoint))
             changed_rows = changed.count()
             golden, rebuilt, kept = base.refreshed(lake.read(spark, path, version), resolved.again, key, changed,
-                                                   lambda records: build(records).transform(local_checkpoint), changed_rows)
+                                                   lambda records: build(records).transform(local_checkpoint),
+                                                   changed_rows)
             made = {"mode": "incremental", "from_version": version, "rebuilt": changed_rows,
                     "kept": kept.count()}  # last night's files read: they are there
             return Golden(golden, made, changed, rebuilt, changed_rows, version, commits)
@@ -467,7 +468,8 @@ def publish(spark: SparkSession, settings: Settings, library: str, made: Golden,
                                ended={"valid_to": F.lit(run_date).cast("date"), "is_current": F.lit(False)},
                                history=commits)
         else:
-            previous = lake.read(spark, history_path).transform(local_checkpoint) if lake.exists(spark, history_path) else None
+            previous = (lake.read(spark, history_path).transform(local_checkpoint)
+                        if lake.exists(spark, history_path) else None)
             lake.overwrite(base.history(previous, golden, key, TRACKED[library], run_date, changed), history_path,
                            tag, deletion_vectors=True)
         phases.done("history")

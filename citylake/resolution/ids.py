@@ -44,7 +44,8 @@ def assign_ids(clusters: DataFrame, previous_ids: DataFrame | None, *, id_column
     elsewhere (a one-column frame, repeats allowed) that new ids must not take (an incremental run
     passes last night's ids: those of the clusters it does not touch are in use)."""
     spark = clusters.sparkSession
-    records = clusters.select(F.col(key).alias("key"), F.col(cluster).cast("string").alias("cluster")).transform(local_checkpoint)
+    records = (clusters.select(F.col(key).alias("key"), F.col(cluster).cast("string").alias("cluster"))
+               .transform(local_checkpoint))
     kept = spark.createDataFrame([], "cluster string, id string")
     if previous_ids is None:
         previous = spark.createDataFrame([], "key string, id string")

@@ -166,7 +166,8 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame | TonightChanges
         made = fetch(wanted.select(*config.content))
         delta_rows = (made.withColumns({KEY: delivery[KEY], HASH: delivery[HASH]}).drop(*provenance)
                       .join(wanted.select(KEY, HASH, RID, *provenance), [KEY, HASH]))
-        delta_rows = delta_rows.select(*[F.col(f"`{name}`") for name in columns], KEY, HASH, RID).transform(local_checkpoint)
+        delta_rows = (delta_rows.select(*[F.col(f"`{name}`") for name in columns], KEY, HASH, RID)
+                      .transform(local_checkpoint))
         fetched, asked = delta_rows.count(), delta.count()
         if fetched != asked:  # fetch broke its promise: resolving without them would lose records
             raise RuntimeError(f"{config.source}: {asked} new and changed records, but fetch gave {fetched} of them "
