@@ -119,35 +119,29 @@ def test_a_night_after_records_without_the_index_is_resolved_in_full(spark, pers
         resolve_incremental(previous, TonightChanges(keys, changed), person_config, person_model, salt="n2")
 
 
-def test_a_record_leaving_a_dropped_block_lets_the_rest_be_compared(spark, person_config, person_model):
+COPIES = [(key, None, "欧阳明", "1985-05-05", "1", "420302", "文化路5号") for key in ("bc-x", "mr-x", "si-x")]
+
+
+@pytest.mark.parametrize("night1, night2, people", [
     # three copies of one unidentified person: with a cap of 2, every block they share is dropped
     # on night one; night two deletes one, the blocks fit under the cap, and the two left link
+    (COPIES, COPIES[:2], (3, 1)),
+    # two copies link on night one; a third comes on night two, every block they share is now
+    # dropped, and no pair of the three is compared any more
+    (COPIES[:2], COPIES, (1, 3)),
+], ids=["a record leaving a dropped block lets the rest be compared",
+        "a record joining a block the cap then drops parts the records it held"])
+def test_a_block_the_cap_cuts_anew_is_resolved_again_whole(spark, person_config, person_model, night1, night2,
+                                                           people):
     config = person_config.model_copy(update={"blocking": person_config.blocking.model_copy(
         update={"max_block_size": 2, "oversized": "drop"})})
-    copies = [(key, None, "欧阳明", "1985-05-05", "1", "420302", "文化路5号") for key in ("bc-x", "mr-x", "si-x")]
-    first = resolve(spark.createDataFrame(copies, PERSON_COLUMNS), config, model=person_model, salt="n1")
-    assert len({row.person_id for row in first.records.collect()}) == 3
-    tonight = spark.createDataFrame(copies[:2], PERSON_COLUMNS)
+    first = resolve(spark.createDataFrame(night1, PERSON_COLUMNS), config, model=person_model, salt="n1")
+    tonight = spark.createDataFrame(night2, PERSON_COLUMNS)
     incremental = resolve_incremental(first.records.localCheckpoint(), tonight, config, person_model, salt="n2")
     full = resolve(tonight, config, model=person_model, salt="n2",
                    previous_ids=first.records.select("record_key", "person_id"))
-    assert len({row.person_id for row in full.records.collect()}) == 1
-    assert _resolved(incremental) == _resolved(full)
-
-
-def test_a_record_joining_a_block_the_cap_then_drops_parts_the_records_it_held(spark, person_config, person_model):
-    # two copies of one unidentified person link on night one; a third comes on night two, and
-    # with a cap of 2 every block they share is dropped: no pair of the three is compared any more
-    config = person_config.model_copy(update={"blocking": person_config.blocking.model_copy(
-        update={"max_block_size": 2, "oversized": "drop"})})
-    copies = [(key, None, "欧阳明", "1985-05-05", "1", "420302", "文化路5号") for key in ("bc-x", "mr-x", "si-x")]
-    first = resolve(spark.createDataFrame(copies[:2], PERSON_COLUMNS), config, model=person_model, salt="n1")
-    assert len({row.person_id for row in first.records.collect()}) == 1
-    tonight = spark.createDataFrame(copies, PERSON_COLUMNS)
-    incremental = resolve_incremental(first.records.localCheckpoint(), tonight, config, person_model, salt="n2")
-    full = resolve(tonight, config, model=person_model, salt="n2",
-                   previous_ids=first.records.select("record_key", "person_id"))
-    assert len({row.person_id for row in full.records.collect()}) == 3
+    assert (len({row.person_id for row in first.records.collect()}),
+            len({row.person_id for row in full.records.collect()})) == people
     assert _resolved(incremental) == _resolved(full)
 
 
