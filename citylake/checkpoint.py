@@ -17,7 +17,12 @@ a small frame keeps its small estimate (for the planner's broadcast choice). Use
 
 from __future__ import annotations
 
+import logging
+
+from py4j.protocol import Py4JError
 from pyspark.sql import DataFrame
+
+log = logging.getLogger(__name__)
 
 UNKNOWN_SIZE = 2**63 - 1  # Spark's estimate for a size it does not know
 
@@ -37,8 +42,13 @@ def local_checkpoint(frame: DataFrame) -> DataFrame:
     if bounded:
         return done
     jvm = done.sparkSession._jvm
-    session, _, constraints = (plan.otherCopyArgs().apply(i) for i in range(3))
-    unknown = plan.copy(plan.output(), plan.rdd(), plan.outputPartitioning(), plan.outputOrdering(),
-                        plan.isStreaming(), plan.stream(), session, jvm.scala.Option.empty(), constraints)
-    return DataFrame(jvm.org.apache.spark.sql.classic.Dataset.ofRows(done._jdf.sparkSession(), unknown),
-                     done.sparkSession)
+    try:  # LogicalRDD as Spark 4.2 has it (pyproject.toml pins pyspark)
+        session, _, constraints = (plan.otherCopyArgs().apply(i) for i in range(3))
+        unknown = plan.copy(plan.output(), plan.rdd(), plan.outputPartitioning(), plan.outputOrdering(),
+                            plan.isStreaming(), plan.stream(), session, jvm.scala.Option.empty(), constraints)
+        return DataFrame(jvm.org.apache.spark.sql.classic.Dataset.ofRows(done._jdf.sparkSession(), unknown),
+                         done.sparkSession)
+    except Py4JError as error:  # another Spark: its checkpoint as it is, slower to plan after many rounds
+        log.warning("a checkpoint keeps Spark's size estimate (this Spark's LogicalRDD differs: %s)",
+                    str(error).splitlines()[0])
+        return done
