@@ -340,7 +340,8 @@ def _touched_ids(keys: DataFrame, deleted: DataFrame, delta: DataFrame, delta_fe
                        != blocking.parts(F.coalesce(F.col("__after"), F.lit(0)), config))
            .transform(local_checkpoint))
     # the unchanged records in the blocks tonight's records join (their block-mates), and in those cut anew
-    wanted = cut.join(blocks, ["rule", "key"], "left_semi").unionByName(cut.where("__recut")).distinct()
+    joined = cut.join(blocks, ["rule", "key"], "left_semi")
+    wanted = joined.unionByName(cut.where("__recut")).distinct()
     found = (blocking.entries(unchanged, PREVIOUS["block_keys"], RID, KEY, PREVIOUS_ID)
              .join(F.broadcast(wanted.select("rule", "key", "__recut")), ["rule", "key"])
              .groupBy(RID, KEY, PREVIOUS_ID).agg(F.max("__recut").alias("__recut")).transform(local_checkpoint))
@@ -350,8 +351,8 @@ def _touched_ids(keys: DataFrame, deleted: DataFrame, delta: DataFrame, delta_fe
     # weight or above, whatever their anchors (pairs of two anchors are decided by the identifiers)
     mates = found.where(~F.col("__recut")).select(RID, KEY, PREVIOUS_ID).transform(local_checkpoint)
     mate_count = mates.count()
-    sizes = cut.join(blocks, ["rule", "key"], "left_semi").select(
-        "rule", "key", F.coalesce(F.col("__after"), F.lit(0)).alias("count")).transform(local_checkpoint)
+    sizes = joined.select("rule", "key", F.coalesce(F.col("__after"), F.lit(0)).alias("count")).transform(
+        local_checkpoint)
     mate_features, _ = features.normalise(written(mates, mate_count), config, hashed)
     mates_keyed = blocking.with_block_keys(mate_features, config, sizes)[0].transform(local_checkpoint)
     delta_keyed = blocking.with_block_keys(delta_features, config, sizes)[0].transform(local_checkpoint)
