@@ -19,8 +19,9 @@ identifiers), tonight's records and last night's model:
    cluster, whatever the two records' anchors); and of the records sharing a valid identifier
    with them or with a deleted record; then, until nothing is added, the clusters of records
    sharing an identifier with a touched cluster's records (so every anchor, and every conflict
-   check, sees all of its records). A block-mate's cluster no pair reaches keeps its links: its
-   records' pairs are those of last night;
+   check, sees all of its records). The block-mates are scored last, those of clusters not
+   touched otherwise only. A block-mate's cluster no pair reaches keeps its links: its records'
+   pairs are those of last night;
 4. the touched clusters' records and the new and changed ones, only those (the new and changed
    as delivered tonight, the others as written last night: the same content), are normalised,
    anchored, checked for conflicts and keyed (oversized blocks capped by tonight's block sizes, as a
@@ -323,37 +324,76 @@ def _touched_ids(keys: DataFrame, deleted: DataFrame, delta: DataFrame, delta_fe
     # a block left (by a deleted record, or a changed one's old version) or joined changes no other
     # cluster by itself, unless the cap now cuts it differently (into other sub-blocks, dropped or
     # no longer dropped): then its every record is compared anew
-    last_night = keys.where(F.col(PREVIOUS_ID).isNotNull()).select(PREVIOUS["block_keys"]).unionByName(
-        deleted.select(PREVIOUS["block_keys"]))
-    left = (blocking.entries(keys.where(F.col(DELTA)), PREVIOUS["block_keys"])
-            .unionByName(blocking.entries(deleted, PREVIOUS["block_keys"])).distinct()
-            .join(blocks, ["rule", "key"], "left_anti"))
+    was = (blocking.entries(keys.where(F.col(DELTA)), PREVIOUS["block_keys"])
+           .unionByName(blocking.entries(deleted, PREVIOUS["block_keys"])))
+    left = was.distinct().join(blocks, ["rule", "key"], "left_anti")
     every = blocks.unionByName(left).transform(local_checkpoint)
     every_rows = every.count()
-    tonight_entries = blocking.entries(unchanged, PREVIOUS["block_keys"]).unionByName(blocking.entries(delta_index))
-    before, after = [frame.join(joins.small(every, every_rows), ["rule", "key"], "left_semi")
-                     .groupBy("rule", "key").agg(F.count(F.lit(1)).alias(name))
-                     for frame, name in ((blocking.entries(last_night, PREVIOUS["block_keys"]), "__before"),
-                                         (tonight_entries, "__after"))]
-    cut = (every.join(before, ["rule", "key"], "left").join(after, ["rule", "key"], "left")
-           .withColumn("__recut", blocking.parts(F.coalesce(F.col("__before"), F.lit(0)), config)
-                       != blocking.parts(F.coalesce(F.col("__after"), F.lit(0)), config))
+    # the unchanged records' entries in those blocks, read once: both nights' sizes of the blocks
+    # (theirs, with the changed and deleted records' of last night or the new and changed ones'
+    # of tonight) and the block-mates come from them
+    held = (blocking.entries(unchanged, PREVIOUS["block_keys"], RID, KEY, PREVIOUS_ID)
+            .join(joins.small(every, every_rows), ["rule", "key"], "left_semi").transform(local_checkpoint))
+    counts = {"__held": held, "__was": was, "__new": blocking.entries(delta_index)}  # all in ``every``
+    sized = every
+    for name, entries in counts.items():
+        sized = sized.join(entries.groupBy("rule", "key").agg(F.count(F.lit(1)).alias(name)), ["rule", "key"], "left")
+    held_size, was_size, new_size = [F.coalesce(F.col(name), F.lit(0)) for name in counts]
+    cut = (sized.select("rule", "key", (held_size + was_size).alias("__before"),
+                        (held_size + new_size).alias("__after"))
+           .withColumn("__recut", blocking.parts(F.col("__before"), config) != blocking.parts(F.col("__after"), config))
            .transform(local_checkpoint))
     # the unchanged records in the blocks tonight's records join (their block-mates), and in those cut anew
     joined = cut.join(blocks, ["rule", "key"], "left_semi")
     wanted = joined.unionByName(cut.where("__recut")).distinct()
-    found = (blocking.entries(unchanged, PREVIOUS["block_keys"], RID, KEY, PREVIOUS_ID)
-             .join(F.broadcast(wanted.select("rule", "key", "__recut")), ["rule", "key"])
+    found = (held.join(F.broadcast(wanted.select("rule", "key", "__recut")), ["rule", "key"])
              .groupBy(RID, KEY, PREVIOUS_ID).agg(F.max("__recut").alias("__recut")).transform(local_checkpoint))
-    recut = found.where("__recut").select(PREVIOUS_ID)
+    identifiers = (delta_index.select(F.explode("__identifiers").alias("identifier"))
+                   .unionByName(deleted.select(F.explode(PREVIOUS["identifiers"]).alias("identifier"))))
+    # every (id, identifier) of tonight's unchanged records, for the closure
+    carried = (unchanged.select(PREVIOUS_ID, F.explode(PREVIOUS["identifiers"]).alias("identifier"))
+               .transform(local_checkpoint))
+    touched = _closed(delta.select(PREVIOUS_ID).unionByName(deleted.select(PREVIOUS_ID))
+                      .unionByName(found.where("__recut").select(PREVIOUS_ID))
+                      .unionByName(carried.join(F.broadcast(identifiers.distinct()), "identifier", "left_semi")
+                                   .select(PREVIOUS_ID))
+                      .where(F.col(PREVIOUS_ID).isNotNull()).distinct().transform(local_checkpoint), carried)
     # a block-mate's cluster is touched when a record of tonight's may link to it: their pair, as
     # a full run would block and score it (tonight's caps; the ordering of the part), at the review
-    # weight or above, whatever their anchors (pairs of two anchors are decided by the identifiers)
-    mates = found.where(~F.col("__recut")).select(RID, KEY, PREVIOUS_ID).transform(local_checkpoint)
+    # weight or above, whatever their anchors (pairs of two anchors are decided by the identifiers);
+    # the block-mates of clusters touched already are not scored
+    mates = (found.where(~F.col("__recut")).select(RID, KEY, PREVIOUS_ID)
+             .join(F.broadcast(touched), PREVIOUS_ID, "left_anti").transform(local_checkpoint))
     mate_count = mates.count()
-    sizes = joined.select("rule", "key", F.coalesce(F.col("__after"), F.lit(0)).alias("count")).transform(
-        local_checkpoint)
-    mate_features, _ = features.normalise(written(mates, mate_count), config, hashed)
+    sizes = joined.select("rule", "key", F.col("__after").alias("count")).transform(local_checkpoint)
+    linked = (_linked_mates(mates, written(mates, mate_count), delta_features, sizes, config, model, hashed)
+              .select(PREVIOUS_ID).distinct().transform(local_checkpoint))
+    if not linked.isEmpty():
+        touched = _closed(touched.unionByName(linked).transform(local_checkpoint), carried, linked)
+    return touched, mate_count
+
+
+def _closed(touched: DataFrame, carried: DataFrame, fresh: DataFrame | None = None) -> DataFrame:
+    """``touched`` (PREVIOUS_ID, checkpointed) with, until nothing is added, the clusters whose
+    unchanged records (``carried``: their ids and identifiers) share an identifier with a touched
+    cluster's; ``fresh``: the touched clusters not yet followed (all when None)."""
+    fresh = touched if fresh is None else fresh
+    while True:  # each round adds a cluster at least, or stops
+        reached = carried.join(F.broadcast(fresh), PREVIOUS_ID, "left_semi").select("identifier").distinct()
+        fresh = (carried.join(F.broadcast(reached), "identifier", "left_semi").select(PREVIOUS_ID).distinct()
+                 .join(touched, PREVIOUS_ID, "left_anti").transform(local_checkpoint))
+        if fresh.isEmpty():
+            return touched
+        touched = touched.unionByName(fresh).transform(local_checkpoint)
+
+
+def _linked_mates(mates: DataFrame, mate_rows: DataFrame, delta_features: DataFrame, sizes: DataFrame,
+                  config: ResolutionConfig, model: Model, hashed: set[str]) -> DataFrame:
+    """The block-mates (``mates``: RID, KEY, PREVIOUS_ID; ``mate_rows``: their records as written)
+    a record of tonight's (``delta_features``, normalised) may link to: a pair a full run would
+    block (the blocks' tonight's ``sizes`` capping them, the part's ordering) and score at the
+    review weight or above with last night's model, whatever the two records' anchors."""
+    mate_features, _ = features.normalise(mate_rows, config, hashed)
     mates_keyed = blocking.with_block_keys(mate_features, config, sizes)[0].transform(local_checkpoint)
     delta_keyed = blocking.with_block_keys(delta_features, config, sizes)[0].transform(local_checkpoint)
     weight = engine.weight_of(engine.comparisons_of(config), model)
@@ -364,22 +404,4 @@ def _touched_ids(keys: DataFrame, deleted: DataFrame, delta: DataFrame, delta_fe
               .unionByName(blocking.pairs(delta_keyed, rules,
                                           lambda rule: [F.col(f"l.{RID}").alias(RID), weight.alias("weight")],
                                           left=mates_keyed, order=order)))
-    linked = mates.join(scored.where(F.col("weight") >= F.lit(model.review_weight)).select(RID).distinct(), RID)
-    identifiers = (delta_index.select(F.explode("__identifiers").alias("identifier"))
-                   .unionByName(deleted.select(F.explode(PREVIOUS["identifiers"]).alias("identifier"))))
-    # every (id, identifier) of tonight's unchanged records, for the closure
-    carried = (unchanged.select(PREVIOUS_ID, F.explode(PREVIOUS["identifiers"]).alias("identifier"))
-               .transform(local_checkpoint))
-    touched = (delta.select(PREVIOUS_ID).unionByName(deleted.select(PREVIOUS_ID)).unionByName(recut)
-               .unionByName(linked.select(PREVIOUS_ID))
-               .unionByName(carried.join(F.broadcast(identifiers.distinct()), "identifier", "left_semi")
-                            .select(PREVIOUS_ID))
-               .where(F.col(PREVIOUS_ID).isNotNull()).distinct().transform(local_checkpoint))
-    while True:  # each round adds a cluster at least, or stops
-        reached = carried.join(F.broadcast(touched), PREVIOUS_ID, "left_semi").select("identifier").distinct()
-        added = (carried.join(F.broadcast(reached), "identifier", "left_semi").select(PREVIOUS_ID).distinct()
-                 .join(touched, PREVIOUS_ID, "left_anti").transform(local_checkpoint))
-        if added.isEmpty():
-            break
-        touched = touched.unionByName(added).transform(local_checkpoint)
-    return touched, mate_count
+    return mates.join(scored.where(F.col("weight") >= F.lit(model.review_weight)).select(RID).distinct(), RID)

@@ -1,5 +1,7 @@
 """Checkpoints whose size estimate stays bounded however many joins of checkpoints came before."""
 
+import sys
+
 import pytest
 from pyspark.sql import functions as F
 
@@ -21,8 +23,6 @@ def _rounds(start, checkpoint, rounds: int):
 
 
 def test_a_checkpoint_of_joined_checkpoints_keeps_a_bounded_estimate_and_its_rows(spark):
-    import sys
-
     start = spark.range(50).withColumn("v", F.col("id") % 7)
     plain = _rounds(start, lambda frame: frame.localCheckpoint(), 8)
     bounded = _rounds(start, local_checkpoint, 8)

@@ -160,7 +160,8 @@ def test_a_block_mate_no_record_of_tonight_s_may_link_to_is_left_as_it_was(spark
     full = resolve(tonight, person_config, model=person_model, salt="n2",
                    previous_ids=first.records.select("record_key", "person_id"))
     assert _resolved(incremental) == _resolved(full)
-    assert incremental.report["block_mates_scored"] >= 1
+    # 张强 only: 张伟's other record (ss-a, a block-mate too) is in a cluster resolved again anyway
+    assert incremental.report["block_mates_scored"] == 1
     redone = {row.record_key for row in incremental.resolved_keys.collect()}
     assert {"hr-a", "ss-a"} <= redone and "hr-q" not in redone
 
