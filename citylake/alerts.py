@@ -3,7 +3,7 @@
 Wired into every citylake task through ``DEFAULT_ARGS["on_failure_callback"]``
 (citylake/orchestration.py); Airflow calls it once a task has failed for good (after its retries).
 The alert names the DAG, the step (land, standardise, build_population, ...), the source when the
-step is per source (task ids ``land_<source>``, ``standardise_<source>``), the run date and the
+step is per source (task ids ``delivery_<source>``, ``land_<source>``, ``standardise_<source>``), the run date and the
 reason: the exception's message, cut to its point. Jobs word their errors without personal data;
 the message can still end with the last lines of spark-submit's output, where Spark may quote a
 value it failed on, so the reason drops that tail, blanks quoted literals and long digit runs
@@ -26,7 +26,7 @@ from citylake.settings import load
 
 log = logging.getLogger("citylake.alerts")
 
-PER_SOURCE_STEPS = ("land", "standardise")
+PER_SOURCE_STEPS = ("delivery", "land", "standardise")
 WEBHOOK_TIMEOUT_SECONDS = 5
 REASON_LIMIT = 300
 

@@ -55,6 +55,19 @@ def available(settings: Settings, *, connect_timeout: int = 2) -> bool:
         return False
 
 
+def night_delivered(settings: Settings, table: str, batch_column: str, run_date: str) -> bool:
+    """Whether exchange table `table` holds rows of the night `run_date` (False while the table
+    does not exist yet). Reads the batch column's index, never a row's values."""
+    schema, name = _split(table)
+    query = sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE {} = %s)").format(
+        sql.Identifier(schema, name), sql.Identifier(batch_column))
+    with connect(settings) as connection:
+        try:
+            return bool(connection.execute(query, (run_date,)).fetchone()[0])
+        except psycopg.errors.UndefinedTable:
+            return False
+
+
 def deliver(
     settings: Settings,
     table: str,

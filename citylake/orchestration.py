@@ -33,6 +33,10 @@ JOBS_DIR = PROJECT_ROOT / "jobs"
 LAKE_WRITERS_POOL = "citylake_lake_writers"
 READ_ONLY_JOBS = frozenset({"nightly_summary"})  # every other job writes Delta tables
 RESOLUTION_JOBS = frozenset({"build_base"})
+# An ingest run waits for its department's extract (`wait_for_extract`): a look every five
+# minutes, for at most six hours after the scheduler wakes, then it fails and alerts.
+EXTRACT_POKE_INTERVAL = timedelta(minutes=5)
+EXTRACT_WAIT = timedelta(hours=6)
 DEFAULT_ARGS = {
     "owner": "citylake",
     "retries": 2,
@@ -140,6 +144,18 @@ def airflow_environment(settings: Settings) -> dict[str, str]:
             {"conn_type": "spark", "host": settings.spark_master}
         ),
     }
+
+
+def wait_for_extract(source: str):
+    """The ingest DAG's first task, ``delivery_<source>``: waits until the department has
+    delivered the night's extract (operators.ExtractDeliveredSensor), looking every
+    EXTRACT_POKE_INTERVAL for at most EXTRACT_WAIT, holding no worker slot or pool slot between
+    looks. A run the scheduler starts before the delivery (a department late, or the next night's
+    run while this one is still at work) waits here instead of failing in the landing job."""
+    from citylake.operators import ExtractDeliveredSensor
+
+    return ExtractDeliveredSensor(task_id=f"delivery_{source}", source=source, run_date=NIGHT,
+                                  poke_interval=EXTRACT_POKE_INTERVAL, timeout=EXTRACT_WAIT, mode="reschedule")
 
 
 def spark_job(task_id: str, job: str, args: list[str], **operator_kwargs):

@@ -85,6 +85,29 @@ def open_extract(settings: Settings, location: str) -> Iterator:
         yield handle
 
 
+def delivered(settings: Settings, contract, run_date: str) -> bool:
+    """Whether the department has delivered the night's extract of `contract` (a
+    contracts.Contract): its file is in the drop folder or its object in the bucket, or its
+    exchange table holds rows of the night. Reads no content: what the ingest DAG waits on."""
+    if contract.jdbc is not None:
+        from citylake import departments_db
+
+        return departments_db.night_delivered(settings, contract.jdbc.table, contract.jdbc.batch_column,
+                                              run_date)
+    location = contract.location_for(incoming_root(settings), run_date)
+    if not location.startswith("s3://"):
+        return Path(location).is_file()
+    bucket, key = _split(location)
+    client = s3_client(settings)
+    try:
+        client.head_object(Bucket=bucket, Key=key)
+    except client.exceptions.ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+    return True
+
+
 def deliver(settings: Settings, local_root: Path, run_date: str) -> list[str]:
     """Puts a night's locally generated extracts where the pipeline reads them."""
     night = local_root / run_date

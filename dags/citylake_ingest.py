@@ -1,8 +1,8 @@
 """Ingest: one DAG per source contract in sources/, generated, on the contract's schedule.
 
-``citylake_ingest_<source>`` lands the department's extract of the night into raw/<source>
-(jobs/land.py) and standardises it behind its quality gate into standard/<source>
-(jobs/standardise.py). Adding a contract adds its DAG; no Python changes. The standard table's
+``citylake_ingest_<source>`` waits for the department's extract of the night
+(``delivery_<source>``), lands it into raw/<source> (jobs/land.py) and standardises it behind its
+quality gate into standard/<source> (jobs/standardise.py). Adding a contract adds its DAG; no Python changes. The standard table's
 asset (``standard.<source>``) is what the base libraries' DAG is scheduled on.
 """
 
@@ -13,7 +13,7 @@ from datetime import datetime
 from airflow.sdk import dag
 
 from citylake import contracts
-from citylake.orchestration import DAG_KWARGS, asset, nightly_schedule, spark_job
+from citylake.orchestration import DAG_KWARGS, asset, nightly_schedule, spark_job, wait_for_extract
 
 
 def ingest_dag(contract: contracts.Contract):
@@ -32,7 +32,7 @@ def ingest_dag(contract: contracts.Contract):
                          extract_of=contract.name)
         check = spark_job(f"standardise_{contract.name}", "standardise", ["--source", contract.name],
                           inlets=[raw], outlets=[standard])
-        land >> check
+        wait_for_extract(contract.name) >> land >> check
 
     return ingest()
 

@@ -50,6 +50,7 @@ def _context(task_id, error, dag_id="citylake_ingest_household_registration", ds
 
 
 @pytest.mark.parametrize("task_id, step, source", [
+    ("delivery_taxpayer_credit_ratings", "delivery", "taxpayer_credit_ratings"),
     ("land_household_registration", "land", "household_registration"),
     ("standardise_enterprise_registry", "standardise", "enterprise_registry"),
     ("build_population", "build_population", None),

@@ -19,3 +19,24 @@ def test_a_job_reports_its_inlets_outlets_and_extract_as_openlineage_datasets(tm
     build = spark_job("build_credit", "build_base", ["--library", "credit"], outlets=[asset("base", "credit")])
     facets = build.get_openlineage_facets_on_complete(None)
     assert facets.inputs == [] and [d.name for d in facets.outputs] == [f"{lake}/base/credit"]
+
+
+def test_the_delivery_sensor_looks_for_the_night_s_extract_of_its_source(tmp_path, monkeypatch):
+    from citylake.operators import ExtractDeliveredSensor
+
+    monkeypatch.setenv("CITYLAKE_ENV", "local")
+    monkeypatch.setenv("CITYLAKE_DATA_DIR", str(tmp_path))
+    sensor = ExtractDeliveredSensor(task_id="delivery_death_certificates", source="death_certificates",
+                                    run_date="2026-11-23")
+    assert sensor.poke({}) is False
+    extract = tmp_path / "incoming" / "2026-11-24" / "health" / "death_certificates.csv"  # the next night's
+    extract.parent.mkdir(parents=True)
+    extract.write_text("姓名\n", encoding="utf-8")
+    assert sensor.poke({}) is False
+    (tmp_path / "incoming" / "2026-11-23").mkdir()
+    extract.rename(tmp_path / "incoming" / "2026-11-23" / "death_certificates.csv")  # not where the contract says
+    assert sensor.poke({}) is False
+    (tmp_path / "incoming" / "2026-11-23" / "health").mkdir()
+    (tmp_path / "incoming" / "2026-11-23" / "death_certificates.csv").rename(
+        tmp_path / "incoming" / "2026-11-23" / "health" / "death_certificates.csv")
+    assert sensor.poke({}) is True

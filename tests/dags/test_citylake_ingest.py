@@ -35,8 +35,20 @@ def test_one_ingest_dag_per_contract_on_the_contracts_schedule(dagbag):
         assert dag.timetable.expression == SOURCES[name].schedule, name
         assert str(dag.timetable.timezone) == "Asia/Shanghai"
         assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"  # the run covers its night
-        assert {t.task_id for t in dag.tasks} == {f"land_{name}", f"standardise_{name}"}
+        assert {t.task_id for t in dag.tasks} == {f"delivery_{name}", f"land_{name}", f"standardise_{name}"}
+        assert dag.get_task(f"land_{name}").upstream_task_ids == {f"delivery_{name}"}
         assert dag.get_task(f"standardise_{name}").upstream_task_ids == {f"land_{name}"}
+
+
+def test_an_ingest_run_waits_for_its_extract_holding_no_slot(dagbag):
+    for name in SOURCES:
+        wait = dagbag.dags[f"citylake_ingest_{name}"].get_task(f"delivery_{name}")
+        assert wait.task_type == "ExtractDeliveredSensor"
+        assert (wait.source, wait.run_date) == (name, NIGHT)
+        assert wait.mode == "reschedule" and wait.pool == "default_pool"
+        assert wait.poke_interval == orchestration.EXTRACT_POKE_INTERVAL.total_seconds()
+        assert wait.timeout == orchestration.EXTRACT_WAIT.total_seconds()
+        assert wait.retries >= 1 and wait.on_failure_callback
 
 
 def test_a_new_contract_gets_its_ingest_dag_without_python(tmp_path, monkeypatch):
@@ -87,6 +99,8 @@ def test_every_job_records_its_night_on_its_asset_events():
 def test_spark_jobs_are_submitted_through_the_citylake_connection(dagbag):
     for dag_id, dag in dagbag.dags.items():
         for task in dag.tasks:
+            if task.task_type == "ExtractDeliveredSensor":  # the wait for an extract, above
+                continue
             assert task.task_type == "CitylakeSparkSubmitOperator", f"{dag_id}.{task.task_id}"
             assert task._conn_id == SPARK_CONNECTION
             assert (PROJECT_ROOT / "jobs").as_posix() in task.application
@@ -148,6 +162,8 @@ def test_only_the_base_libraries_compile_huge_methods(dagbag):
     # entity resolution's scoring stage is one generated method over HotSpot's 8,000-bytecode limit
     for dag_id, dag in dagbag.dags.items():
         for task in dag.tasks:
+            if task.task_type == "ExtractDeliveredSensor":  # not a Spark application
+                continue
             resolving = task.application.endswith("/build_base.py")
             for key in ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions"):
                 assert ("-XX:-DontCompileHugeMethods" in task.conf[key]) == resolving, f"{dag_id}.{task.task_id}"
