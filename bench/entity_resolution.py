@@ -83,11 +83,11 @@ for name in contracts.load_all() if ingest else ():
     land.land(spark, settings, name, night, "bench")
     standardise.standardise(spark, settings, name, night, "bench")
 out["ingest_s"] = round(time.perf_counter() - t, 1) if ingest else None
-for name, contract in () if ingest else contracts.load_all().items():  # a city kept before the row hash
+for name in () if ingest else contracts.load_all():  # a city kept before the row hash
     path, batch = lake.path(settings, lake.STANDARD, name), lake.batch_id(name, night)
     if lake.exists(spark, path):
         rows = lake.read(spark, path).filter(F.col("_batch_id") == batch)
-        hashed = build_base.with_row_hashes(rows, contract)
+        hashed = build_base.with_row_hashes({name: rows})[name]
         if hashed is not rows:  # some lacked it: written as the builds would make it
             lake.replace_where(hashed.localCheckpoint(), path, f"_batch_id = {lake.sql_literal(batch)}")
 for library in ("population", "legal_entity", "credit"):

@@ -145,21 +145,32 @@ def standard_tables(spark: SparkSession, settings: Settings, library: str, run_d
         if contract.name in landed and lake.exists(spark, path):
             # each night's extract is the department's whole current set: its latest batch
             latest_batch = lake.batch_id(contract.name, landed[contract.name].isoformat())
-            standards[contract.name] = with_row_hashes(lake.read(spark, path).filter(
-                f"_batch_id = {lake.sql_literal(latest_batch)}"), contract)
+            standards[contract.name] = lake.read(spark, path).filter(f"_batch_id = {lake.sql_literal(latest_batch)}")
     if not standards:
         raise RuntimeError(f"{library}: no standardised source yet (sources: {', '.join(SOURCES[library])})")
-    return standards, [check.describe() for check in checks]
+    return with_row_hashes(standards), [check.describe() for check in checks]
 
 
-def with_row_hashes(batch: DataFrame, contract: Contract) -> DataFrame:
-    """A standard batch whose every row has its ``_row_hash`` (what its records' content is a
-    function of, citylake/base.py): as standardised, or made now over the contract's columns the
-    table has where a row has none (a batch standardised before the hash existed). Checked on the
-    one narrow column, so a batch that has them all is read as it is (and narrow where only the
-    hash is read: a hash made where it lacks reads every column)."""
-    if ROW_HASH in batch.columns and batch.where(F.col(ROW_HASH).isNull()).isEmpty():
-        return batch
+def with_row_hashes(batches: dict[str, DataFrame]) -> dict[str, DataFrame]:
+    """Standard batches, by source, whose every row has its ``_row_hash`` (what its records'
+    content is a function of, citylake/base.py): as standardised, or made now over the contract's
+    columns the table has where a row has none (a batch standardised before the hash existed).
+    Checked in one Spark job for all the batches, on the one narrow column (whose null counts
+    Delta keeps, so a table with every hash is not read at all), so a batch that has them all is
+    read as it is (and narrow where only the hash is read: a hash made where it lacks reads every
+    column)."""
+    hashed = [source for source, batch in batches.items() if ROW_HASH in batch.columns]
+    lacking = set(batches) - set(hashed)
+    if hashed:
+        probe = base.union_all([batches[source].where(F.col(ROW_HASH).isNull()).limit(1).select(
+            F.lit(source).alias("source")) for source in hashed])
+        lacking |= {row.source for row in probe.collect()}
+    declared = contracts.load_all() if lacking else {}
+    return {source: batch if source not in lacking else _with_row_hash_made(batch, declared[source])
+            for source, batch in batches.items()}
+
+
+def _with_row_hash_made(batch: DataFrame, contract: Contract) -> DataFrame:
     made = content_hash([F.col(f"`{name}`") for name in content_columns(contract) if name in batch.columns])
     return batch.withColumn(ROW_HASH, F.coalesce(F.col(ROW_HASH), made) if ROW_HASH in batch.columns else made)
 
@@ -307,7 +318,6 @@ def tonight_changes(spark: SparkSession, settings: Settings, library: str, make:
     or when the night is resolved in full (last night's records lack the index or a column)."""
     read = _nights(spark, settings, library, previous_night, ledger)
     tonight = _nights(spark, settings, library, run_date, ledger)
-    declared = {contract.name: contract for contract in contracts.load_all().values()}
     last_night, changed = {}, {}
     for source, batch in standards.items():
         if read.get(source) is not None and read.get(source) == tonight.get(source):
@@ -315,8 +325,9 @@ def tonight_changes(spark: SparkSession, settings: Settings, library: str, make:
         changed[source] = batch
         if source in read:
             batch_id = lake.batch_id(source, read[source].isoformat())
-            last_night[source] = with_row_hashes(lake.read(spark, lake.path(settings, lake.STANDARD, source)).filter(
-                f"_batch_id = {lake.sql_literal(batch_id)}"), declared[source])
+            last_night[source] = lake.read(spark, lake.path(settings, lake.STANDARD, source)).filter(
+                f"_batch_id = {lake.sql_literal(batch_id)}")
+    last_night = with_row_hashes(last_night)
     if not changed:  # every batch last night's: each compared with itself all the same, for its mappings
         changed, last_night = standards, dict(standards)
     keys, records, mappings = base.night_changes(changed, last_night, make)

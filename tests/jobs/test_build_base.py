@@ -278,3 +278,18 @@ def test_a_history_whose_last_night_cannot_be_read_is_compared_in_full(spark, tm
     for name in (tmp_path / "population_history").glob("*.parquet"):
         name.unlink()  # vacuumed
     assert build_base._history_changes(spark, path, 0, keys, golden, "person_id", ["name"], NEXT_NIGHT) is None
+
+
+def test_only_the_batches_or_rows_lacking_a_row_hash_get_one_made(spark):
+    schema = "certificate_number string, name string, _row_hash string"
+    complete = spark.createDataFrame([("D1", "张三", "h1"), ("D2", "李四", "h2")], schema)
+    partial = spark.createDataFrame([("B1", "张三", "h1"), ("B3", "王五", None), ("B4", "赵六", None)], schema)
+    bare = spark.createDataFrame([("B3", "王五")], "certificate_number string, name string")
+    hashed = build_base.with_row_hashes({"death_certificates": complete, "birth_certificates": partial,
+                                         "social_insurance_enrolment": complete})
+    assert hashed["death_certificates"] is complete and hashed["social_insurance_enrolment"] is complete
+    made = dict(hashed["birth_certificates"].select("certificate_number", "_row_hash").collect())
+    assert made["B1"] == "h1" and None not in made.values() and len(set(made.values())) == 3
+    (again,) = build_base.with_row_hashes({"birth_certificates": bare})["birth_certificates"].collect()
+    assert again["_row_hash"] == made["B3"]  # the same content, the same hash
+    assert build_base.with_row_hashes({}) == {}
