@@ -21,7 +21,7 @@ airflow pools set citylake_lake_writers 1 "citylake: one Spark job at a time wri
 departments_db=$(infra/postgres.sh start)  # a failed start stops the nightly here (set -e)
 eval "$departments_db"
 citylake generate --people "$PEOPLE" --seed "${CITYLAKE_SEED:-7}" --date "$RUN_DATE"
-# The night as the scheduler runs it: each source's ingest DAG (land, standardise), then the base
+# The night as the scheduler runs it: each source's ingest DAG (its delivery, land, standardise), then the base
 # libraries' DAG and the curated one (asset-scheduled in production), each with `airflow dags test`
 # for this night. A failed source does not stop the others; the summary reports every one.
 failed=()
