@@ -562,34 +562,16 @@ def build(spark: SparkSession, settings: Settings, library: str, run_date: str, 
     else:
         resolved = resolve_library(spark, settings, library, entity_records, standards, run_date, mode, phases, ledger)
         survivors = golden_records(spark, settings, library, resolved, run_date, entity_survivors, ledger)
-        golden = represented(spark, settings, survivors, run_date)
+        # any entity's representative may be another person tonight: all are written, the history compares all
+        # (writing only those built again or whose representative moved, as MERGEs, was measured no faster
+        # at 1M residents' 100k entities: 17.8 s against 13.9 s of actions, 2026-12-05)
+        golden = Golden(with_representative(survivors.records, _representatives(
+            spark, settings, survivors.records, run_date)).transform(local_checkpoint), survivors.made)
     phases.done("golden")
     log.info("%s: golden records %s", library, golden.made)
     rows = publish(spark, settings, library, golden, run_date, run_id, freshness, phases, resolved.previous_night)
     write_build_report(phases, settings, library, run_date, golden=golden.made)
     return rows
-
-
-def represented(spark: SparkSession, settings: Settings, survivors: Golden, run_date: str) -> Golden:
-    """The legal entities' golden records with their representatives' person_id (tonight's
-    population, :func:`_representatives`). Any entity's representative may be another person
-    tonight (the population resolved again), so every one is linked; on an incremental night
-    (``survivors.changed``) the entities written are those built again and those whose
-    representative is not last night's (compared with the table's version ``survivors.since``),
-    every other one's row being as last night left it."""
-    golden = with_representative(survivors.records, _representatives(spark, settings, survivors.records, run_date)
-                                 ).transform(local_checkpoint)
-    if survivors.changed is None:
-        return Golden(golden, survivors.made)
-    key, person = KEYS["legal_entity"], "legal_representative_person_id"
-    before = lake.read(spark, lake.path(settings, lake.BASE, "legal_entity"), survivors.since).select(
-        key, F.col(person).alias("__before"))
-    moved = (golden.join(before, key, "left").where(~F.col(person).eqNullSafe(F.col("__before"))).select(key))
-    changed = survivors.changed.select(key).unionByName(moved).distinct().transform(local_checkpoint)
-    changed_rows = changed.count()
-    rebuilt = golden.join(joins.small(changed, changed_rows), key, "left_semi").transform(local_checkpoint)
-    made = survivors.made | {"representative_changed": changed_rows - survivors.changed_rows}
-    return Golden(golden, made, changed, rebuilt, changed_rows, survivors.since, survivors.commits)
 
 
 def _representatives(spark: SparkSession, settings: Settings, entities: DataFrame, run_date: str) -> DataFrame:
