@@ -2,12 +2,13 @@
 
 Wired into every citylake task through ``DEFAULT_ARGS["on_failure_callback"]``
 (citylake/orchestration.py); Airflow calls it once a task has failed for good (after its retries).
-The alert names the DAG, the step (land, standardise, build_population, ...), the source when the
-step is per source (task ids ``delivery_<source>``, ``land_<source>``, ``standardise_<source>``), the run date and the
-reason: the exception's message, cut to its point. Jobs word their errors without personal data;
-the message can still end with the last lines of spark-submit's output, where Spark may quote a
-value it failed on, so the reason drops that tail, blanks quoted literals and long digit runs
-(identity numbers, phone numbers), and is never longer than ``REASON_LIMIT``.
+The alert names the DAG, the step (delivery, land, standardise, build_population, ...), the source
+when the step is per source (task ids ``delivery_<source>``, ``land_<source>``,
+``standardise_<source>``), the run date and the reason: the exception's message, cut to its
+point. Jobs word their errors without personal data; the message can still end with the last
+lines of spark-submit's output, where Spark may quote a value it failed on, so the reason drops
+that tail, blanks quoted literals and long digit runs (identity numbers, phone numbers), and is
+never longer than ``REASON_LIMIT``.
 
 With CITYLAKE_ALERT_WEBHOOK set, the same alert is POSTed as JSON (stdlib urllib, a short
 timeout). A webhook that is down or slow is logged and otherwise ignored: the task stays failed for

@@ -72,7 +72,7 @@ def open_extract(settings: Settings, location: str) -> Iterator:
             try:
                 client.download_fileobj(bucket, key, local)
             except client.exceptions.ClientError as error:
-                if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+                if _not_found(error):
                     raise MissingExtract(f"{location}: extract not delivered") from None
                 raise
             local.seek(0)
@@ -102,10 +102,16 @@ def delivered(settings: Settings, contract, run_date: str) -> bool:
     try:
         client.head_object(Bucket=bucket, Key=key)
     except client.exceptions.ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+        if _not_found(error):
             return False
         raise
     return True
+
+
+def _not_found(error) -> bool:
+    """Whether a boto3 ClientError says the object is not there (a GET says NoSuchKey, a HEAD,
+    which has no body, only its status)."""
+    return error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
 
 
 def deliver(settings: Settings, local_root: Path, run_date: str) -> list[str]:

@@ -2,8 +2,9 @@
 
 ``citylake_ingest_<source>`` waits for the department's extract of the night
 (``delivery_<source>``), lands it into raw/<source> (jobs/land.py) and standardises it behind its
-quality gate into standard/<source> (jobs/standardise.py). Adding a contract adds its DAG; no Python changes. The standard table's
-asset (``standard.<source>``) is what the base libraries' DAG is scheduled on.
+quality gate into standard/<source> (jobs/standardise.py). Adding a contract adds its DAG; no
+Python changes. The standard table's asset (``standard.<source>``) is what the base libraries'
+DAG is scheduled on.
 """
 
 from __future__ import annotations

@@ -155,10 +155,10 @@ def with_row_hashes(batches: dict[str, DataFrame]) -> dict[str, DataFrame]:
     """Standard batches, by source, whose every row has its ``_row_hash`` (what its records'
     content is a function of, citylake/base.py): as standardised, or made now over the contract's
     columns the table has where a row has none (a batch standardised before the hash existed).
-    Checked in one Spark job for all the batches, on the one narrow column (whose null counts
-    Delta keeps, so a table with every hash is not read at all), so a batch that has them all is
-    read as it is (and narrow where only the hash is read: a hash made where it lacks reads every
-    column)."""
+    Checked in one Spark job for all the batches, on the one narrow column, so a batch that has
+    them all is read as it is (and narrow where only the hash is read: a hash made where it lacks
+    reads every column). The check reads each batch's hash column (at 1M residents about 12 s for
+    the legal entities' batches, as when each batch was its own job)."""
     hashed = [source for source, batch in batches.items() if ROW_HASH in batch.columns]
     lacking = set(batches) - set(hashed)
     if hashed:
