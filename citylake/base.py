@@ -35,6 +35,7 @@ from pyspark.sql import functions as F
 
 from citylake import joins, lake
 from citylake.checkpoint import local_checkpoint
+from citylake.concurrency import concurrently
 from citylake.contracts import Contract
 from citylake.resolution.features import content_hash
 from citylake.standardise import ROW_HASH
@@ -120,22 +121,22 @@ def night_changes(tonight: dict[str, DataFrame], last_night: dict[str, DataFrame
     library's standard rows -> records (:func:`latest_per_record` included), and with
     ``every_delivery=True`` every delivery's record, none picked.
 
-    Per source: tonight's deliveries' record keys and row ids (:func:`row_id`), narrow; last
-    night's row ids; new rows are tonight's whose id last night lacks and gone rows the reverse
-    (sets of longs, the other side sent to every task). The keys whose records may differ are
+    Per source (the sources side by side, citylake/concurrency.py): tonight's deliveries' record
+    keys and row ids (:func:`row_id`), narrow; last night's row ids; new rows are tonight's whose
+    id last night lacks and gone rows the reverse (sets of longs, the other side sent to every
+    task). The keys whose records may differ are
     those of the new rows and of the gone ones (made from last night's few gone rows); each such
     key's deliveries tonight are then made whole and picked again (the pick depends on what was
     delivered, not on the order, so a key none of whose rows changed keeps its record).
 
     Also gives the mappings (:func:`mapping_ids`) tonight's deliveries were made by: when one is
     not last night's, every record it made may differ without a row changing."""
-    keys, rows, mappings = [], {}, set()
-    for source in sorted(set(tonight) | set(last_night)):
+    def changes_of(source: str) -> tuple[DataFrame, DataFrame | None, set[tuple[str, int]]]:
         now, before = tonight.get(source), last_night.get(source)
         delivered = None if now is None else make({source: now}, every_delivery=True).select(
             "record_key", row_id().alias(ROW_ID), mapping_id().alias("__mapping")).transform(local_checkpoint)
-        if delivered is not None:
-            mappings |= {(source, row[0]) for row in delivered.select("__mapping").distinct().collect()}
+        mappings = (set() if delivered is None
+                    else {(source, row[0]) for row in delivered.select("__mapping").distinct().collect()})
         before_ids = (None if before is None
                       else with_row_hash(before).select(row_id().alias(ROW_ID)).transform(local_checkpoint))
         found = []
@@ -148,11 +149,20 @@ def night_changes(tonight: dict[str, DataFrame], last_night: dict[str, DataFrame
             gone_rows = with_row_hash(before).join(F.broadcast(gone.distinct()), row_id() == F.col(ROW_ID), "left_semi")
             found.append(make({source: gone_rows}, every_delivery=True).select("record_key"))
         affected = union_all(found).distinct().transform(local_checkpoint)
-        keys.append(affected)
+        rows = None
         if delivered is not None:  # every delivery tonight of those keys, made whole
             wanted = delivered.join(joins.small(affected), "record_key", "left_semi").select(ROW_ID).distinct()
-            rows[source] = with_row_hash(now).join(F.broadcast(wanted), row_id() == F.col(ROW_ID),
-                                                   "left_semi").transform(local_checkpoint)  # read whole once
+            rows = with_row_hash(now).join(F.broadcast(wanted), row_id() == F.col(ROW_ID),
+                                           "left_semi").transform(local_checkpoint)  # read whole once
+        return affected, rows, mappings
+
+    keys, rows, mappings = [], {}, set()
+    sources = sorted(set(tonight) | set(last_night))
+    for source, (affected, found_rows, found_mappings) in zip(sources, concurrently(changes_of, sources)):
+        keys.append(affected)
+        mappings |= found_mappings
+        if found_rows is not None:
+            rows[source] = found_rows
     keys = union_all(keys).transform(local_checkpoint)
     if not rows:  # nothing read tonight: no record is there (the columns from last night's batches)
         rows = {source: batch.limit(0) for source, batch in last_night.items()}

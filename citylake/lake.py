@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import threading
 import time
 from typing import Callable, TypeVar
 
@@ -275,11 +276,16 @@ def write_changes(spark: SparkSession, table_path: str, changes: DataFrame, key:
     merge = merge.whenNotMatchedInsert(condition=f"s.{ENDS} IS NULL",
                                        values={name: F.col(f"s.`{name}`") for name in columns})
     metadata = "spark.databricks.delta.commitInfo.userMetadata"
-    spark.conf.set(metadata, json.dumps(tag, sort_keys=True))
-    try:
-        merge.execute()
-    finally:
-        spark.conf.unset(metadata)
+    with _SESSION_METADATA:  # the session's: another thread's MERGE would commit with this tag, or none
+        spark.conf.set(metadata, json.dumps(tag, sort_keys=True))
+        try:
+            merge.execute()
+        finally:
+            spark.conf.unset(metadata)
+
+
+# a MERGE's commit metadata is a session setting, not the MERGE's: one such write at a time
+_SESSION_METADATA = threading.Lock()
 
 
 def same_columns(spark: SparkSession, table_path: str, frame: DataFrame) -> bool:

@@ -68,6 +68,7 @@ from pyspark.sql import functions as F
 from citylake import base, contracts, credit, job, joins, lake, quality
 from citylake import legal_entity, population
 from citylake.checkpoint import local_checkpoint
+from citylake.concurrency import concurrently
 from citylake.contracts import Contract
 from citylake.legal_entity import ENTITY_SOURCES, entity_records, entity_survivors, with_representative
 from citylake.metrics import freshness_check
@@ -281,11 +282,6 @@ def resolve_library(spark: SparkSession, settings: Settings, library: str, make:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{library}.json").write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str))
 
-    _write_records(spark, settings, library, result, run_date, previous_night)
-    phases.done("write_records")
-    written = _records(spark, settings, library, run_date)
-    _write_night(result.history, settings, f"{library}_id_history", run_date)
-    phases.done("write_id_history")
     review = (result.conflicts.select(F.lit("identifier_conflict").alias("kind"), "record_key",
                                       F.col("representative_key").alias("other_key"), "masked_identifier",
                                       F.lit(None).cast("double").alias("probability"))
@@ -296,10 +292,17 @@ def resolve_library(spark: SparkSession, settings: Settings, library: str, make:
     if result.resolved_keys is not None:  # an incremental night: last night's review of the rest stands
         review = review.unionByName(_review_kept(spark, settings, library, run_date,
                                                  result.resolved_keys.unionByName(result.ended_keys)))
-    _write_night(review, settings, "resolution_review", run_date, library)
+    # three tables, none read by another's write: written side by side (citylake/concurrency.py);
+    # the model last, once they all are (a night with a model is a resolved night: the next one
+    # resolves against its records)
+    concurrently(lambda write: write(), [
+        lambda: _write_records(spark, settings, library, result, run_date, previous_night),
+        lambda: _write_night(result.history, settings, f"{library}_id_history", run_date),
+        lambda: _write_night(review, settings, "resolution_review", run_date, library)])
     model_row = spark.createDataFrame([(json.dumps(result.model.to_dict(), sort_keys=True),)], "model string")
     _write_night(model_row, settings, "resolution_models", run_date, library)
-    phases.done("write_review_and_model")
+    phases.done("write_resolution")
+    written = _records(spark, settings, library, run_date)
     log.info("%s: %s resolution of %d records into %d clusters (%s conflicts, %s review pairs)", library,
              report["mode"], report.get("records", 0), report.get("clusters", 0), report.get("conflicts"),
              report.get("review_pairs"))
@@ -525,9 +528,10 @@ def build_credit(spark: SparkSession, settings: Settings, standards: dict[str, D
     phases.done("write_quarantine")
     rows = publish(spark, settings, "credit", Golden(linked, {}), run_date, run_id, freshness, phases)
     linked = lake.read(spark, lake.path(settings, lake.BASE, "credit"))
-    lake.overwrite(credit.entity_profiles(legal_entity, linked), lake.path(settings, lake.BASE, "credit_profile_entity"))
-    lake.overwrite(credit.person_profiles(population, linked), lake.path(settings, lake.BASE, "credit_profile_person"))
-    lake.overwrite(credit.joint_punishment(legal_entity, linked), lake.path(settings, lake.BASE, "joint_punishment"))
+    profiles = {"credit_profile_entity": credit.entity_profiles(legal_entity, linked),
+                "credit_profile_person": credit.person_profiles(population, linked),
+                "joint_punishment": credit.joint_punishment(legal_entity, linked)}
+    concurrently(lambda name: lake.overwrite(profiles[name], lake.path(settings, lake.BASE, name)), profiles)
     phases.done("profiles")
     log.info("credit: %d records linked, %d quarantined", rows, unlinked.count())
     return rows

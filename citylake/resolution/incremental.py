@@ -393,7 +393,9 @@ def _linked_mates(mates: DataFrame, mate_rows: DataFrame, delta_features: DataFr
     a record of tonight's (``delta_features``, normalised) may link to: a pair a full run would
     block (the blocks' tonight's ``sizes`` capping them, the part's ordering) and score at the
     review weight or above with last night's model, whatever the two records' anchors."""
-    mate_features, _ = features.normalise(mate_rows, config, hashed)
+    # read out of last night's records once: normalising reads its input twice (the names'
+    # characters for the pinyin table, then the features)
+    mate_features, _ = features.normalise(mate_rows.transform(local_checkpoint), config, hashed)
     mates_keyed = blocking.with_block_keys(mate_features, config, sizes)[0].transform(local_checkpoint)
     delta_keyed = blocking.with_block_keys(delta_features, config, sizes)[0].transform(local_checkpoint)
     weight = engine.weight_of(engine.comparisons_of(config), model)

@@ -165,6 +165,35 @@ def test_a_night_s_changes_replace_their_keys_rows_once_against_last_night(spark
     assert spark.conf.get("spark.databricks.delta.commitInfo.userMetadata", None) is None  # not left behind
 
 
+def test_two_tables_changed_at_once_each_commit_their_own_tag(spark, tmp_path):
+    """The golden records and their history are written side by side (jobs/build_base.py: publish);
+    a MERGE's commit metadata is a session setting, so each must still commit its own tag."""
+    import json
+    import threading
+
+    from citylake.concurrency import concurrently
+
+    schema = "person_id string, name string"
+    paths = [str(tmp_path / name) for name in ("population", "population_history")]
+    for path in paths:
+        lake.overwrite(spark.createDataFrame([("P1", "甲")], schema), path, {"night": "1"})
+    start = threading.Barrier(len(paths), timeout=60)
+
+    def write(path):
+        changes = spark.createDataFrame([("P2", path[-7:])], schema).withColumn(lake.ENDS, F.lit(None).cast("string"))
+        since = lake.tagged_version(spark, path, {"night": "1"})
+        start.wait()
+        lake.write_changes(spark, path, changes, "person_id", {"night": "2", "table": path}, since)
+
+    for _ in range(3):  # three rounds: each a chance for the two MERGEs to overlap
+        concurrently(write, paths, workers=2)
+        for path in paths:  # each table's newest commit, its MERGE, tagged as its writer tagged it
+            newest = max(lake.commits(spark, path), key=lambda commit: commit.version)
+            assert (newest.operation, newest.userMetadata) == (
+                "MERGE", json.dumps({"night": "2", "table": path}, sort_keys=True)), path
+    assert spark.conf.get("spark.databricks.delta.commitInfo.userMetadata", None) is None
+
+
 @pytest.mark.spark
 def test_a_night_s_changes_can_end_rows_instead_of_deleting_them(spark, tmp_path):
     path = str(tmp_path / "history")

@@ -293,3 +293,22 @@ def test_only_the_batches_or_rows_lacking_a_row_hash_get_one_made(spark):
     (again,) = build_base.with_row_hashes({"birth_certificates": bare})["birth_certificates"].collect()
     assert again["_row_hash"] == made["B3"]  # the same content, the same hash
     assert build_base.with_row_hashes({}) == {}
+
+
+def test_a_night_whose_records_fail_to_write_writes_no_model(spark, two_nights, monkeypatch):
+    """The records, id history and review are written side by side, the model after them all: a
+    night with a model is one the next night resolves against, so a failed write leaves none."""
+    settings, _ = two_nights
+    models = lake.path(settings, lake.BASE, "resolution_models")
+    commits = len(lake.commits(spark, models))
+
+    def failing(*args, **kwargs):
+        raise OSError("the object store refused the write")
+
+    monkeypatch.setattr(build_base, "_write_records", failing)
+    with pytest.raises(OSError, match="refused"):
+        build_base.build(spark, settings, "population", NEXT_NIGHT, "run-failing")
+    assert len(lake.commits(spark, models)) == commits
+    monkeypatch.undo()  # the night built again as it was, for any test after this one
+    build_base.build(spark, settings, "population", NEXT_NIGHT, "run-again")
+    assert len(lake.commits(spark, models)) == commits + 1
