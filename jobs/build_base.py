@@ -158,8 +158,9 @@ def with_row_hashes(batches: dict[str, DataFrame]) -> dict[str, DataFrame]:
     columns the table has where a row has none (a batch standardised before the hash existed).
     Checked in one Spark job for all the batches, on the one narrow column, so a batch that has
     them all is read as it is (and narrow where only the hash is read: a hash made where it lacks
-    reads every column). The check reads each batch's hash column (at 1M residents about 12 s for
-    the legal entities' batches, as when each batch was its own job)."""
+    reads every column). Delta's file statistics (``_row_hash``'s null count) skip every file
+    whose rows all have one, so the check reads no rows (measured at 1M residents: no file read, a
+    count 0.5 s warm); what a profile gives it is the first read of each table's log."""
     hashed = [source for source, batch in batches.items() if ROW_HASH in batch.columns]
     lacking = set(batches) - set(hashed)
     if hashed:
