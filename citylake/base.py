@@ -124,10 +124,10 @@ def night_changes(tonight: dict[str, DataFrame], last_night: dict[str, DataFrame
     Per source (the sources side by side, citylake/concurrency.py): tonight's deliveries' record
     keys and row ids (:func:`row_id`), narrow; last night's row ids; new rows are tonight's whose
     id last night lacks and gone rows the reverse (sets of longs, the other side sent to every
-    task). The keys whose records may differ are
-    those of the new rows and of the gone ones (made from last night's few gone rows); each such
-    key's deliveries tonight are then made whole and picked again (the pick depends on what was
-    delivered, not on the order, so a key none of whose rows changed keeps its record).
+    task). The keys whose records may differ are those of the new rows and of the gone ones (made
+    from last night's few gone rows); each such key's deliveries tonight are then made whole and
+    picked again (the pick depends on what was delivered, not on the order, so a key none of whose
+    rows changed keeps its record).
 
     Also gives the mappings (:func:`mapping_ids`) tonight's deliveries were made by: when one is
     not last night's, every record it made may differ without a row changing."""
