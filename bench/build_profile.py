@@ -10,6 +10,11 @@ standardised), timing each action (a count, a checkpoint, a write, a MERGE) and 
 innermost citylake or jobs line that called it. Spark is lazy, so an action's seconds are those of
 everything it computed. A night built before is built again (its records' versions undone first,
 and its golden records restored to last night's commit first, which the figures then include).
+
+``--planning``: each frame is planned before its action and that time is shown apart. This is the
+driver's work before any task runs: analysing and optimising the plan, Delta's choice of files
+(its log read) and the physical plan. The planning is done again for a count, first or isEmpty,
+which plan a query of their own over the frame, so this run is slower than the night itself.
 """
 
 from __future__ import annotations
@@ -30,8 +35,10 @@ ACTIONS = ("count", "collect", "first", "isEmpty", "localCheckpoint", "checkpoin
 class ActionTimes:
     def __init__(self) -> None:
         self.seconds: dict[str, float] = collections.defaultdict(float)
+        self.planning: dict[str, float] = collections.defaultdict(float)
         self.calls: collections.Counter[str] = collections.Counter()
         self._inside = False
+        self.plan_first = False
 
     def wrap(self, owner: type, name: str) -> None:
         original = getattr(owner, name)
@@ -41,12 +48,19 @@ class ActionTimes:
             if self._inside:  # an action within an action counts once, in the outer one
                 return original(*args, **kwargs)
             self._inside, started = True, time.perf_counter()
+            planned = started
             try:
+                if self.plan_first and args and hasattr(args[0], "_jdf"):
+                    # the frame's plan made first (optimised, files picked, physical plan), timed
+                    # apart; the action then reuses it (a count or a first plans a query over it)
+                    args[0]._jdf.queryExecution().executedPlan()
+                    planned = time.perf_counter()
                 return original(*args, **kwargs)
             finally:
                 self._inside = False
                 where = f"{name} @ {_caller()}"
                 self.seconds[where] += time.perf_counter() - started
+                self.planning[where] += planned - started
                 self.calls[where] += 1
 
         setattr(owner, name, timed)
@@ -66,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("library", choices=("population", "legal_entity", "credit"))
     parser.add_argument("night", help="the night to build, YYYY-MM-DD")
     parser.add_argument("--at-least", type=float, default=0.3, help="print call sites taking this many seconds")
+    parser.add_argument("--planning", action="store_true",
+                        help="also time each frame's planning apart (made before its action: the driver's "
+                             "optimiser, Delta's choice of files, the physical plan)")
     args = parser.parse_args(argv)
 
     from delta.tables import DeltaMergeBuilder, DeltaTable
@@ -73,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     from pyspark.sql.classic.dataframe import DataFrame
 
     times = ActionTimes()
+    times.plan_first = args.planning
     for name in ACTIONS:
         times.wrap(DataFrame, name)
     times.wrap(DataFrameWriter, "save")
@@ -90,10 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     build_base.build(spark, settings, args.library, args.night, "build-profile")
     total = time.perf_counter() - started
-    print(f"{args.library} {args.night}: {total:.1f} s, {sum(times.seconds.values()):.1f} s of it in actions")
+    print(f"{args.library} {args.night}: {total:.1f} s, {sum(times.seconds.values()):.1f} s of it in actions"
+          + (f", {sum(times.planning.values()):.1f} s of those planning" if args.planning else ""))
     for where, seconds in sorted(times.seconds.items(), key=lambda item: -item[1]):
         if seconds >= args.at_least:
-            print(f"{seconds:7.1f} s {times.calls[where]:3d}x  {where}")
+            planning = f" ({times.planning[where]:5.1f} s planning)" if args.planning else ""
+            print(f"{seconds:7.1f} s{planning} {times.calls[where]:3d}x  {where}")
     return 0
 
 
