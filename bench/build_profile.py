@@ -33,12 +33,12 @@ ACTIONS = ("count", "collect", "first", "isEmpty", "localCheckpoint", "checkpoin
 
 
 class ActionTimes:
-    def __init__(self) -> None:
+    def __init__(self, plan_first: bool = False) -> None:
+        self.plan_first = plan_first  # each frame planned before its action, timed apart
         self.seconds: dict[str, float] = collections.defaultdict(float)
         self.planning: dict[str, float] = collections.defaultdict(float)
         self.calls: collections.Counter[str] = collections.Counter()
         self._inside = False
-        self.plan_first = False
 
     def wrap(self, owner: type, name: str) -> None:
         original = getattr(owner, name)
@@ -89,8 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     from pyspark.sql import DataFrameWriter
     from pyspark.sql.classic.dataframe import DataFrame
 
-    times = ActionTimes()
-    times.plan_first = args.planning
+    times = ActionTimes(plan_first=args.planning)
     for name in ACTIONS:
         times.wrap(DataFrame, name)
     times.wrap(DataFrameWriter, "save")
