@@ -251,3 +251,15 @@ if __name__ == "__main__":
         _archive_classes()
     else:
         _warm()
+
+
+def own_session(spark: SparkSession) -> SparkSession:
+    """Another session of the same application (its SparkContext, cached data and Delta logs), with
+    the settings ``spark`` has now, but its own: a setting one thread's work sets on its session
+    (citylake/lake.py: write_changes' commit metadata) is not seen by work run on the other, so the
+    two can run side by side (citylake/concurrency.py)."""
+    session = spark.newSession()
+    for key, value in spark.conf.getAll.items():
+        if spark.conf.isModifiable(key):
+            session.conf.set(key, value)
+    return session

@@ -3,8 +3,10 @@
 ``citylake_base_libraries`` runs once the night's standard tables that the libraries are built
 from have all been published by their ingest DAGs (jobs/build_base.py SOURCES says which sources
 feed which library: the credit sources' parties are resolved with the population and the legal
-entities); it builds base/population, then base/legal_entity (which links legal representatives
-to the population's resolution), then base/credit (which links every credit record to both).
+entities); its one task builds the three libraries in one Spark application (jobs/build_base.py:
+base/population and, alongside it, the legal entities' resolution; then base/legal_entity, whose
+legal representatives link to the population; then base/credit, which links every credit record
+to both).
 ``citylake_curated`` runs when the base libraries are published: the theme tables
 (jobs/build_curated.py), then the night's summary (jobs/nightly_summary.py), which reports every
 source whether it feeds a library or not. An asset-triggered run processes the night of the
@@ -29,26 +31,21 @@ from citylake.population import PERSON_SOURCES
 SOURCES = contracts.load_all()
 LIBRARY_SOURCES = {library: [c.name for c in feeding_sources(SOURCES.values(), names)]
                    for library, names in zip(LIBRARY_NAMES, (PERSON_SOURCES, ENTITY_SOURCES, CREDIT_SOURCES))}
+BASE_SOURCES = list(dict.fromkeys(name for names in LIBRARY_SOURCES.values() for name in names))
 LIBRARIES = [asset("base", library) for library in LIBRARY_NAMES]
 THEMES = [asset("theme", name) for name in THEMES_BUILT]
 
 
 @dag(
-    schedule=AssetAll(*[asset("standard", name) for name in
-                        dict.fromkeys(name for names in LIBRARY_SOURCES.values() for name in names)]),
+    schedule=AssetAll(*[asset("standard", name) for name in BASE_SOURCES]),
     start_date=datetime(2026, 1, 1),
     tags=["citylake", "base"],
     doc_md=__doc__,
     **DAG_KWARGS,
 )
 def citylake_base_libraries():
-    previous = None
-    for library, names in LIBRARY_SOURCES.items():
-        built = spark_job(f"build_{library}", "build_base", ["--library", library],
-                          inlets=[asset("standard", name) for name in names], outlets=[asset("base", library)])
-        if previous is not None:
-            previous >> built
-        previous = built
+    spark_job("build_base_libraries", "build_base", ["--library", *LIBRARY_NAMES],
+              inlets=[asset("standard", name) for name in BASE_SOURCES], outlets=LIBRARIES)
 
 
 @dag(

@@ -1,10 +1,12 @@
 """Base libraries: who is who across departments, resolved and kept night to night.
 
-    spark-submit jobs/build_base.py --library population --run-date 2026-11-23
-    spark-submit jobs/build_base.py --library legal_entity --run-date 2026-11-23
-    spark-submit jobs/build_base.py --library credit --run-date 2026-11-23
+    spark-submit jobs/build_base.py --library population legal_entity credit --run-date 2026-11-23
 
-In that order (legal_entity reads the population's resolution, credit reads both).
+The nightly run builds the three in one application (the DAG citylake_base_libraries), each after
+those it reads: legal_entity links its representatives to the population, credit links to both.
+The legal entities' resolution reads no population table, so it runs alongside the population's
+build, and the representatives are linked once the population is published (build_libraries).
+One library can be built alone (``--library credit``), once those it reads are built.
 
 population, legal_entity: the night's person (organisation) records of every source
 (citylake/population.py, citylake/legal_entity.py) are resolved with resolution/<config>.yaml.
@@ -78,6 +80,7 @@ from citylake.resolution.engine import Resolution
 from citylake.resolution.features import content_hash
 from citylake.resolution.incremental import needs_every_record
 from citylake.settings import PROJECT_ROOT, Settings
+from citylake.spark import own_session
 from citylake.standardise import ROW_HASH, content_columns
 from citylake.timing import Phases
 
@@ -550,32 +553,102 @@ def write_build_report(phases: Phases, settings: Settings, library: str, run_dat
              ", ".join(f"{name} {value:.1f}" for name, value in phases.seconds.items()))
 
 
+class Underway(NamedTuple):
+    """A library's night built as far as it can be without another library's: its phases so far,
+    the freshness checks of its sources, last night's night and its golden records before the
+    legal representatives (the legal entities': :func:`publish_legal_entities`)."""
+
+    phases: Phases
+    freshness: list[str]
+    previous_night: str | None
+    golden: Golden
+
+
 def build(spark: SparkSession, settings: Settings, library: str, run_date: str, run_id: str,
-          mode: str = "auto") -> int:
-    phases = Phases()
-    ledger = landed_nights(spark, settings)
-    standards, freshness = standard_tables(spark, settings, library, run_date, ledger)
-    phases.done("sources")
+          mode: str = "auto", ledger: dict[str, list[date]] | None = None) -> int:
+    """Builds one library's night (the libraries it reads built already: :func:`build_libraries`).
+    ``ledger``: the landing ledger's nights (:func:`landed_nights`), when read already."""
     if library == "credit":
+        phases = Phases()
+        standards, freshness = standard_tables(spark, settings, library, run_date,
+                                               landed_nights(spark, settings) if ledger is None else ledger)
+        phases.done("sources")
         rows = build_credit(spark, settings, standards, run_date, run_id, freshness, phases)
         write_build_report(phases, settings, library, run_date)
         return rows
+    underway = resolve_and_survive(spark, settings, library, run_date, mode, ledger)
+    if library == "legal_entity":
+        return publish_legal_entities(spark, settings, underway, run_date, run_id)
+    return _published(spark, settings, library, underway, underway.golden, run_date, run_id)
+
+
+def resolve_and_survive(spark: SparkSession, settings: Settings, library: str, run_date: str, mode: str = "auto",
+                        ledger: dict[str, list[date]] | None = None) -> Underway:
+    """The population's or the legal entities' night up to the golden records: sources, resolution
+    (written), survivorship. Of the legal entities', none of it reads a population table."""
+    phases = Phases()
+    ledger = landed_nights(spark, settings) if ledger is None else ledger
+    standards, freshness = standard_tables(spark, settings, library, run_date, ledger)
+    phases.done("sources")
     if library == "population":
         resolved = resolve_library(spark, settings, library, person_records, standards, run_date, mode, phases, ledger)
         survivorship = partial(golden_population, source_nights=_nights(spark, settings, library, run_date, ledger))
         golden = golden_records(spark, settings, library, resolved, run_date, survivorship, ledger)
     else:
         resolved = resolve_library(spark, settings, library, entity_records, standards, run_date, mode, phases, ledger)
-        survivors = golden_records(spark, settings, library, resolved, run_date, entity_survivors, ledger)
-        # any entity's representative may be another person tonight: all are written, the history compares all
-        # (writing only those built again or whose representative moved, as MERGEs, was measured no faster
-        # at 1M residents' 100k entities: 17.8 s against 13.9 s of actions, 2026-12-05)
-        golden = Golden(with_representative(survivors.records, _representatives(
-            spark, settings, survivors.records, run_date)).transform(local_checkpoint), survivors.made)
+        golden = golden_records(spark, settings, library, resolved, run_date, entity_survivors, ledger)
     phases.done("golden")
+    return Underway(phases, freshness, resolved.previous_night, golden)
+
+
+def publish_legal_entities(spark: SparkSession, settings: Settings, underway: Underway, run_date: str,
+                           run_id: str) -> int:
+    """The legal entities' night, resolved (:func:`resolve_and_survive`), finished once the
+    population's is published: each entity's legal representative linked to tonight's population."""
+    survivors = underway.golden
+    # any entity's representative may be another person tonight: all are written, the history compares all
+    # (writing only those built again or whose representative moved, as MERGEs, was measured no faster
+    # at 1M residents' 100k entities: 17.8 s against 13.9 s of actions, 2026-12-05)
+    golden = Golden(with_representative(survivors.records, _representatives(
+        spark, settings, survivors.records, run_date)).transform(local_checkpoint), survivors.made)
+    underway.phases.done("representatives")
+    return _published(spark, settings, "legal_entity", underway, golden, run_date, run_id)
+
+
+def _published(spark: SparkSession, settings: Settings, library: str, underway: Underway, golden: Golden,
+               run_date: str, run_id: str) -> int:
     log.info("%s: golden records %s", library, golden.made)
-    rows = publish(spark, settings, library, golden, run_date, run_id, freshness, phases, resolved.previous_night)
-    write_build_report(phases, settings, library, run_date, golden=golden.made)
+    rows = publish(spark, settings, library, golden, run_date, run_id, underway.freshness, underway.phases,
+                   underway.previous_night)
+    write_build_report(underway.phases, settings, library, run_date, golden=golden.made)
+    return rows
+
+
+def build_libraries(spark: SparkSession, settings: Settings, libraries: list[str], run_date: str, run_id: str,
+                    mode: str = "auto") -> dict[str, int]:
+    """Builds the ``libraries``' night in one application, each after the libraries it reads
+    (LIBRARIES' order: the legal entities link their representatives to the population, credit
+    links to both); the rows each published. The legal entities' resolution and survivorship read
+    no population table, so they run alongside the population's build (citylake/concurrency.py), on
+    a session of their own (citylake/spark.py: own_session); their representatives are linked once
+    the population is published (the wait is the phase ``waiting_for_population`` of their build
+    report)."""
+    unknown = sorted(set(libraries) - set(LIBRARIES))
+    if unknown:
+        raise ValueError(f"no library {', '.join(unknown)} (the libraries: {', '.join(LIBRARIES)})")
+    ledger = landed_nights(spark, settings)
+    rows = {}
+    if "population" in libraries and "legal_entity" in libraries:
+        entities = own_session(spark)
+        population, underway = concurrently(lambda work: work(), [
+            lambda: build(spark, settings, "population", run_date, run_id, mode, ledger),
+            lambda: resolve_and_survive(entities, settings, "legal_entity", run_date, mode, ledger)])
+        underway.phases.done("waiting_for_population")
+        rows["population"] = population
+        rows["legal_entity"] = publish_legal_entities(entities, settings, underway, run_date, run_id)
+    for library in LIBRARIES:
+        if library in libraries and library not in rows:
+            rows[library] = build(spark, settings, library, run_date, run_id, mode, ledger)
     return rows
 
 
@@ -596,13 +669,15 @@ def _representatives(spark: SparkSession, settings: Settings, entities: DataFram
 
 def main(argv: list[str] | None = None) -> int:
     arguments = job.parser(__doc__)
-    arguments.add_argument("--library", required=True, choices=LIBRARIES)
+    arguments.add_argument("--library", required=True, nargs="+", choices=LIBRARIES,
+                           help="one or more, built in this order: population, legal_entity, credit")
     arguments.add_argument("--mode", choices=("auto", "full", "incremental"), default="auto",
                            help="auto: incremental when an earlier night's resolution exists")
     args = arguments.parse_args(argv)
-    settings, spark = job.start(f"base-{args.library}")
-    rows = build(spark, settings, args.library, args.run_date, job.run_id(args), args.mode)
-    log.info("base/%s: %d records", args.library, rows)
+    settings, spark = job.start(f"base-{'-'.join(args.library)}")
+    rows = build_libraries(spark, settings, args.library, args.run_date, job.run_id(args), args.mode)
+    for library, count in rows.items():
+        log.info("base/%s: %d records", library, count)
     return 0
 
 

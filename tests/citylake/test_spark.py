@@ -126,3 +126,19 @@ def test_a_long_session_keeps_a_bounded_number_of_tables_open(spark, tmp_path):
             for name in _delta_states(spark) if str(tmp_path) in name}
     # Delta's cache evicts by size per segment, so which tables stay is not strictly the latest
     assert 0 < len(kept) <= DELTA_LOGS_KEPT < len(tables), sorted(kept)
+
+
+@pytest.mark.spark
+def test_an_own_session_has_the_settings_but_not_what_the_other_sets_for_a_commit(spark, tmp_path):
+    metadata = "spark.databricks.delta.commitInfo.userMetadata"  # what lake.write_changes sets for its MERGE
+    own = citylake_spark.own_session(spark)
+    assert own is not spark and own.sparkContext is spark.sparkContext
+    assert own.conf.get("spark.sql.session.timeZone") == spark.conf.get("spark.sql.session.timeZone") == "Asia/Shanghai"
+    assert own.conf.get("spark.sql.shuffle.partitions") == spark.conf.get("spark.sql.shuffle.partitions")
+    spark.conf.set(metadata, '{"night": "2026-11-23"}')
+    try:
+        own.range(2).write.format("delta").save(str(tmp_path / "t"))  # committed on the own session meanwhile
+    finally:
+        spark.conf.unset(metadata)
+    (commit,) = own.sql(f"DESCRIBE HISTORY delta.`{tmp_path / 't'}`").select("userMetadata").collect()
+    assert commit.userMetadata is None

@@ -76,9 +76,8 @@ def test_every_lake_writing_task_declares_its_outlets(dagbag):
     for name in SOURCES:
         assert outlets[f"land_{name}"] == {f"citylake://raw/{name}"}
         assert outlets[f"standardise_{name}"] == {f"citylake://standard/{name}"}
-    assert outlets["build_population"] == {"citylake://base/population"}
-    assert outlets["build_legal_entity"] == {"citylake://base/legal_entity"}
-    assert outlets["build_credit"] == {"citylake://base/credit"}
+    assert outlets["build_base_libraries"] == {"citylake://base/population", "citylake://base/legal_entity",
+                                               "citylake://base/credit"}
     assert outlets["build_curated"] == {f"citylake://theme/{name}" for name in (
         "enterprise_legal_representative", "person_profile", "entity_credit_profile", "district_population",
         "joint_punishment_list", "data_quality")}
@@ -119,15 +118,11 @@ def test_libraries_wait_for_the_standard_tables_they_are_built_from(dagbag):
     # every source feeds a library: the credit sources' parties are resolved with the population
     # and the legal entities
     assert _asset_uris(base.timetable.asset_condition) == {f"citylake://standard/{name}" for name in SOURCES}
-    inlets = {t.task_id: {a.uri for a in t.inlets} for t in base.tasks}
-    assert "citylake://standard/household_registration" in inlets["build_population"]
-    assert "citylake://standard/dishonest_debtors" in inlets["build_population"]
-    assert "citylake://standard/enterprise_registry" not in inlets["build_population"]
-    assert inlets["build_credit"] == {f"citylake://standard/{name}" for name in (
-        "administrative_licences", "administrative_penalties", "dishonest_debtors", "taxpayer_credit_ratings")}
-    # legal entities read the population's resolution, credit reads both
-    assert base.get_task("build_legal_entity").upstream_task_ids == {"build_population"}
-    assert base.get_task("build_credit").upstream_task_ids == {"build_legal_entity"}
+    # one application builds the three, each after those it reads (jobs/build_base.py: build_libraries)
+    (task,) = base.tasks
+    assert task.task_id == "build_base_libraries"
+    assert {a.uri for a in task.inlets} == {f"citylake://standard/{name}" for name in SOURCES}
+    assert task.application_args[:4] == ["--library", "population", "legal_entity", "credit"]
     curated = dagbag.dags["citylake_curated"]
     assert _asset_uris(curated.timetable.asset_condition) == {
         "citylake://base/population", "citylake://base/legal_entity", "citylake://base/credit"}

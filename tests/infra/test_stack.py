@@ -215,8 +215,7 @@ def test_every_task_run_emits_openlineage_events(stack):
         assert event["job"]["namespace"] == "citylake"
         states.setdefault(event["job"]["name"], set()).add(event["eventType"])
     expected = {f"citylake_ingest_{name}.{step}_{name}" for name in contracts.load_all() for step in ("land", "standardise")}
-    expected |= {"citylake_base_libraries.build_population", "citylake_base_libraries.build_legal_entity",
-                 "citylake_base_libraries.build_credit",
+    expected |= {"citylake_base_libraries.build_base_libraries",
                  "citylake_curated.build_curated", "citylake_curated.nightly_summary"}
     assert expected <= set(states)
     assert all(states[job] >= {"START", "COMPLETE"} for job in expected), states
@@ -227,9 +226,10 @@ def test_every_task_run_emits_openlineage_events(stack):
     def names(event, side):
         return {(d["namespace"], d["name"]) for d in event[side]}
 
-    population = completed["citylake_base_libraries.build_population"]
-    assert ("s3://citylake", "lake/standard/household_registration") in names(population, "inputs")
-    assert names(population, "outputs") == {("s3://citylake", "lake/base/population")}
+    libraries = completed["citylake_base_libraries.build_base_libraries"]
+    assert ("s3://citylake", "lake/standard/household_registration") in names(libraries, "inputs")
+    assert names(libraries, "outputs") == {("s3://citylake", f"lake/base/{name}")
+                                           for name in ("population", "legal_entity", "credit")}
     landing = completed["citylake_ingest_household_registration.land_household_registration"]
     (extract,) = landing["inputs"]
     assert extract["namespace"] == "s3://citylake" and extract["name"].startswith(f"incoming/{stack.night}/")

@@ -40,8 +40,9 @@ def two_nights(spark, tmp_path_factory):
         manifests[night] = generator.generate(PEOPLE, 11, dt.date.fromisoformat(night), settings.incoming_dir,
                                               settings.truth_dir, night_number=number)
         _ingest(spark, settings, night)
-        for library in ("population", "legal_entity", "credit"):
-            build_base.build(spark, settings, library, night, f"run-{night}")
+        # as the nightly run builds them: one application, the legal entities' resolution alongside the population
+        manifests[f"rows {night}"] = build_base.build_libraries(spark, settings, ["credit", "legal_entity", "population"],
+                                                                night, f"run-{night}")
         if night == NIGHT:  # the first night's libraries, before the second replaces them
             manifests["first"] = {name: lake.read(spark, lake.path(settings, lake.BASE, name)).localCheckpoint()
                                   for name in ("population", "legal_entity")}
@@ -212,6 +213,27 @@ def test_the_second_night_writes_only_the_records_that_changed_and_the_first_sta
     assert lake.content_hash(written) == lake.content_hash(second.exceptAll(first.select(*second.columns)))
     assert 0 < written.count() < second.count() / 2
     assert second.groupBy("record_key").count().where("count > 1").isEmpty()
+
+
+def test_one_application_builds_the_libraries_in_order_the_entities_resolved_alongside_the_population(
+        spark, two_nights):
+    settings, manifests = two_nights
+    rows = manifests[f"rows {NEXT_NIGHT}"]  # asked for credit first: built after those it reads
+    assert list(rows) == ["population", "legal_entity", "credit"]
+    for library, published in rows.items():
+        assert published == lake.read(spark, lake.path(settings, lake.BASE, library)).count() > 0
+    report = json.loads((settings.reports_dir / NEXT_NIGHT / "build" / "legal_entity.json").read_text())
+    # resolved and survived alongside the population, the representatives linked once it was published
+    assert list(report["seconds"]) == ["sources", "resolve", "write_resolution", "golden", "waiting_for_population",
+                                       "representatives", "gate", "write_golden", "history"]
+    # on a session of their own: the population's commit tags (a session setting) are not on their commits
+    for name in ("legal_entity_records", "legal_entity_id_history", "resolution_models"):
+        assert {c.userMetadata for c in lake.commits(spark, lake.path(settings, lake.BASE, name))} == {None}, name
+
+
+def test_only_the_libraries_there_are_are_built():
+    with pytest.raises(ValueError, match="no library people \\(the libraries: population, legal_entity, credit\\)"):
+        build_base.build_libraries(None, None, ["population", "people"], NIGHT, "run-1")
 
 
 def test_a_night_is_not_built_again_under_a_later_one(spark, two_nights):

@@ -17,8 +17,7 @@ def _night(spark, settings, run_id):
     for source in SOURCES:
         land.land(spark, settings, source, NIGHT, run_id)
         standardise.standardise(spark, settings, source, NIGHT, run_id)
-    for library in ("population", "legal_entity", "credit"):
-        build_base.build(spark, settings, library, NIGHT, run_id)
+    build_base.build_libraries(spark, settings, ["population", "legal_entity", "credit"], NIGHT, run_id)
     build_curated.build(spark, settings)
 
 
