@@ -246,13 +246,6 @@ def _archive_classes() -> None:
     print(f"spark: class archive {archive} ({archive.stat().st_size // 2**20} MB)")
 
 
-if __name__ == "__main__":
-    if sys.argv[1:] == ["archive-classes"]:
-        _archive_classes()
-    else:
-        _warm()
-
-
 def own_session(spark: SparkSession) -> SparkSession:
     """Another session of the same application (its SparkContext, cached data and Delta logs), with
     the settings ``spark`` has now, but its own: a setting one thread's work sets on its session
@@ -263,3 +256,11 @@ def own_session(spark: SparkSession) -> SparkSession:
         if spark.conf.isModifiable(key):
             session.conf.set(key, value)
     return session
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["archive-classes"]:
+        _archive_classes()
+    else:
+        _warm()
+

@@ -31,13 +31,14 @@ from citylake.population import PERSON_SOURCES
 SOURCES = contracts.load_all()
 LIBRARY_SOURCES = {library: [c.name for c in feeding_sources(SOURCES.values(), names)]
                    for library, names in zip(LIBRARY_NAMES, (PERSON_SOURCES, ENTITY_SOURCES, CREDIT_SOURCES))}
-BASE_SOURCES = list(dict.fromkeys(name for names in LIBRARY_SOURCES.values() for name in names))
+STANDARD_TABLES = [asset("standard", name) for name in
+                   dict.fromkeys(name for names in LIBRARY_SOURCES.values() for name in names)]
 LIBRARIES = [asset("base", library) for library in LIBRARY_NAMES]
 THEMES = [asset("theme", name) for name in THEMES_BUILT]
 
 
 @dag(
-    schedule=AssetAll(*[asset("standard", name) for name in BASE_SOURCES]),
+    schedule=AssetAll(*STANDARD_TABLES),
     start_date=datetime(2026, 1, 1),
     tags=["citylake", "base"],
     doc_md=__doc__,
@@ -45,7 +46,7 @@ THEMES = [asset("theme", name) for name in THEMES_BUILT]
 )
 def citylake_base_libraries():
     spark_job("build_base_libraries", "build_base", ["--library", *LIBRARY_NAMES],
-              inlets=[asset("standard", name) for name in BASE_SOURCES], outlets=LIBRARIES)
+              inlets=STANDARD_TABLES, outlets=LIBRARIES)
 
 
 @dag(
