@@ -5,7 +5,8 @@
 The nightly run builds the three in one application (the DAG citylake_base_libraries), each after
 those it reads: legal_entity links its representatives to the population, credit links to both.
 The legal entities' resolution reads no population table, so it runs alongside the population's
-build, and the representatives are linked once the population is published (build_libraries).
+build, and the representatives are linked once the population is published; credit is linked
+meanwhile, and written once the legal entities are published (build_libraries).
 One library can be built alone (``--library credit``), once those it reads are built.
 
 population, legal_entity: the night's person (organisation) records of every source
@@ -508,17 +509,42 @@ def _history_changes(spark: SparkSession, path: str, since: int, keys: DataFrame
         return None
 
 
-def build_credit(spark: SparkSession, settings: Settings, standards: dict[str, DataFrame], run_date: str,
-                 run_id: str, freshness: list[str], phases: Phases) -> int:
+class CreditLinked(NamedTuple):
+    """The credit night linked (:func:`link_credit`), not yet written: its phases so far, the
+    freshness checks of its sources, the linked records and the unlinked ones (with the reason),
+    both checkpointed."""
+
+    phases: Phases
+    freshness: list[str]
+    linked: DataFrame
+    unlinked: DataFrame
+
+
+def link_credit(spark: SparkSession, settings: Settings, run_date: str, ledger: dict[str, list[date]] | None = None,
+                entities: DataFrame | None = None) -> CreditLinked:
+    """Tonight's credit records linked to tonight's published population and to ``entities``' (the
+    legal entities' golden records, or only their entity_id; when None, the published ones):
+    nothing is written, so this may run while the legal entities' golden records are being
+    published (the representatives add columns, never an entity)."""
+    phases, standards, freshness = _sources(spark, settings, "credit", run_date, ledger)
     population = lake.read(spark, lake.path(settings, lake.BASE, "population"))
-    legal_entity = lake.read(spark, lake.path(settings, lake.BASE, "legal_entity"))
+    if entities is None:
+        entities = lake.read(spark, lake.path(settings, lake.BASE, "legal_entity"))
     records = credit.credit_records(standards)
     # a credit record's party is one of the resolution records of its own source
     person_links, entity_links = [_records(spark, settings, name, run_date).where(
         F.col("source").isin(*credit.CREDIT_SOURCES)) for name in ("population", "legal_entity")]
-    linked, unlinked = credit.split(credit.linkage(records, person_links, entity_links, population, legal_entity)
+    linked, unlinked = credit.split(credit.linkage(records, person_links, entity_links, population, entities)
                                     .transform(local_checkpoint))
     phases.done("link")
+    return CreditLinked(phases, freshness, linked, unlinked)
+
+
+def publish_credit(spark: SparkSession, settings: Settings, made: CreditLinked, run_date: str, run_id: str) -> int:
+    """The credit night linked (:func:`link_credit`) written, once the libraries it links to are
+    published: the unlinked records to the quarantine, the linked ones to base/credit (gated), then
+    the profiles and the joint-punishment list; the build report. The credit records published."""
+    phases, unlinked = made.phases, made.unlinked
     quarantined = unlinked.select(
         lake.quarantine_id_col(F.col("_batch_id"), F.lit(CREDIT_STAGE), F.col("_line_number")).alias("quarantine_id"),
         F.lit("open").alias("status"), F.col("source"), F.col("_batch_id").alias("batch_id"),
@@ -530,7 +556,9 @@ def build_credit(spark: SparkSession, settings: Settings, standards: dict[str, D
     lake.replace_where(quarantined, lake.path(settings, *lake.QUARANTINE),
                        f"stage = {lake.sql_literal(CREDIT_STAGE)}")
     phases.done("write_quarantine")
-    rows = publish(spark, settings, "credit", Golden(linked, {}), run_date, run_id, freshness, phases)
+    rows = publish(spark, settings, "credit", Golden(made.linked, {}), run_date, run_id, made.freshness, phases)
+    population = lake.read(spark, lake.path(settings, lake.BASE, "population"))
+    legal_entity = lake.read(spark, lake.path(settings, lake.BASE, "legal_entity"))
     linked = lake.read(spark, lake.path(settings, lake.BASE, "credit"))
     profiles = {"credit_profile_entity": credit.entity_profiles(legal_entity, linked),
                 "credit_profile_person": credit.person_profiles(population, linked),
@@ -538,7 +566,20 @@ def build_credit(spark: SparkSession, settings: Settings, standards: dict[str, D
     concurrently(lambda name: lake.overwrite(profiles[name], lake.path(settings, lake.BASE, name)), profiles)
     phases.done("profiles")
     log.info("credit: %d records linked, %d quarantined", rows, unlinked.count())
+    write_build_report(phases, settings, "credit", run_date)
     return rows
+
+
+def _sources(spark: SparkSession, settings: Settings, library: str, run_date: str,
+             ledger: dict[str, list[date]] | None) -> tuple[Phases, dict[str, DataFrame], list[str]]:
+    """A library's night begun: its phases (the first, ``sources``, done), its standard tables and
+    their freshness checks (:func:`standard_tables`; ``ledger``: the landing ledger's nights, when
+    read already)."""
+    phases = Phases()
+    standards, freshness = standard_tables(spark, settings, library, run_date,
+                                           landed_nights(spark, settings) if ledger is None else ledger)
+    phases.done("sources")
+    return phases, standards, freshness
 
 
 def write_build_report(phases: Phases, settings: Settings, library: str, run_date: str, **facts) -> None:
@@ -569,13 +610,7 @@ def build(spark: SparkSession, settings: Settings, library: str, run_date: str, 
     """Builds one library's night (the libraries it reads built already: :func:`build_libraries`).
     ``ledger``: the landing ledger's nights (:func:`landed_nights`), when read already."""
     if library == "credit":
-        phases = Phases()
-        standards, freshness = standard_tables(spark, settings, library, run_date,
-                                               landed_nights(spark, settings) if ledger is None else ledger)
-        phases.done("sources")
-        rows = build_credit(spark, settings, standards, run_date, run_id, freshness, phases)
-        write_build_report(phases, settings, library, run_date)
-        return rows
+        return publish_credit(spark, settings, link_credit(spark, settings, run_date, ledger), run_date, run_id)
     underway = resolve_and_survive(spark, settings, library, run_date, mode, ledger)
     if library == "legal_entity":
         return publish_legal_entities(spark, settings, underway, run_date, run_id)
@@ -586,10 +621,8 @@ def resolve_and_survive(spark: SparkSession, settings: Settings, library: str, r
                         ledger: dict[str, list[date]] | None = None) -> Underway:
     """The population's or the legal entities' night up to the golden records: sources, resolution
     (written), survivorship. Of the legal entities', none of it reads a population table."""
-    phases = Phases()
     ledger = landed_nights(spark, settings) if ledger is None else ledger
-    standards, freshness = standard_tables(spark, settings, library, run_date, ledger)
-    phases.done("sources")
+    phases, standards, freshness = _sources(spark, settings, library, run_date, ledger)
     if library == "population":
         resolved = resolve_library(spark, settings, library, person_records, standards, run_date, mode, phases, ledger)
         survivorship = partial(golden_population, source_nights=_nights(spark, settings, library, run_date, ledger))
@@ -632,7 +665,8 @@ def build_libraries(spark: SparkSession, settings: Settings, libraries: list[str
     no population table, so they run alongside the population's build (citylake/concurrency.py), on
     a session of their own (citylake/spark.py: own_session); their representatives are linked once
     the population is published (the wait is the phase ``waiting_for_population`` of their build
-    report)."""
+    report). Credit is linked meanwhile, on their session (it writes nothing until they are
+    published: ``waiting_for_legal_entity`` in its report)."""
     unknown = sorted(set(libraries) - set(LIBRARIES))
     if unknown:
         raise ValueError(f"no library {', '.join(unknown)} (the libraries: {', '.join(LIBRARIES)})")
@@ -645,7 +679,14 @@ def build_libraries(spark: SparkSession, settings: Settings, libraries: list[str
             lambda: resolve_and_survive(entities, settings, "legal_entity", run_date, mode, ledger)])
         underway.phases.done("waiting_for_population")
         rows["population"] = population
-        rows["legal_entity"] = publish_legal_entities(entities, settings, underway, run_date, run_id)
+        if "credit" not in libraries:
+            rows["legal_entity"] = publish_legal_entities(entities, settings, underway, run_date, run_id)
+        else:  # credit linked while the entities' representatives are: it reads only their entity ids
+            rows["legal_entity"], linked = concurrently(lambda work: work(), [
+                lambda: publish_legal_entities(entities, settings, underway, run_date, run_id),
+                lambda: link_credit(entities, settings, run_date, ledger, underway.golden.records.select("entity_id"))])
+            linked.phases.done("waiting_for_legal_entity")
+            rows["credit"] = publish_credit(entities, settings, linked, run_date, run_id)
     for library in LIBRARIES:
         if library in libraries and library not in rows:
             rows[library] = build(spark, settings, library, run_date, run_id, mode, ledger)

@@ -226,6 +226,10 @@ def test_one_application_builds_the_libraries_in_order_the_entities_resolved_alo
     # resolved and survived alongside the population, the representatives linked once it was published
     assert list(report["seconds"]) == ["sources", "resolve", "write_resolution", "golden", "waiting_for_population",
                                        "representatives", "gate", "write_golden", "history"]
+    # credit linked alongside the representatives, written once the legal entities were published
+    report = json.loads((settings.reports_dir / NEXT_NIGHT / "build" / "credit.json").read_text())
+    assert list(report["seconds"]) == ["sources", "link", "waiting_for_legal_entity", "write_quarantine", "gate",
+                                       "write_golden", "profiles"]
     # on a session of their own: the population's commit tags (a session setting) are not on their commits
     for name in ("legal_entity_records", "legal_entity_id_history", "resolution_models"):
         assert {c.userMetadata for c in lake.commits(spark, lake.path(settings, lake.BASE, name))} == {None}, name
