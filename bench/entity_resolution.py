@@ -42,6 +42,9 @@ time (at 1M, ingest is about as long as the builds); ingest_s is then null. A ni
 standardised before standard rows had their hash (citylake/standardise.py) get it first, as
 standardising them now would give it (not timed).
 
+--city-only DIR generates, lands and standardises both nights of a city (one size) in DIR and
+builds nothing: a city for --reuse-city without a first pair of builds (about an hour at 1M).
+
 --timing-only skips night one's quality figures (F1, blocking completeness: the latter resolves
 night one's persons once more), which at 1M take about as long as the build; the top-level
 quality figures then come from the largest size measured with them.
@@ -87,6 +90,8 @@ for name in contracts.load_all() if ingest else ():
     land.land(spark, settings, name, night, "bench")
     standardise.standardise(spark, settings, name, night, "bench")
 out["ingest_s"] = round(time.perf_counter() - t, 1) if ingest else None
+if stage == "city":  # --city-only: landed and standardised, nothing built
+    print("RESULT " + json.dumps(out)); sys.exit(0)
 for name in () if ingest else contracts.load_all():  # a city kept before the row hash
     path, batch = lake.path(settings, lake.STANDARD, name), lake.batch_id(name, night)
     if lake.exists(spark, path):
@@ -214,6 +219,20 @@ def measure(people: int, seed: int, work: Path, timing_only: bool = False, reuse
     }
 
 
+def keep_city(people: int, seed: int, work: Path) -> None:
+    """Both nights of a ``people`` city generated, landed and standardised in ``work``, nothing
+    built: a city for ``--reuse-city`` (night two's ingest does not read night one's libraries)."""
+    env = city_environment(work)
+    python = str(ROOT / ".venv" / "bin" / "python")
+    with departments_db(env):
+        for number, night in enumerate(NIGHTS, start=1):
+            _, generated = _run([str(ROOT / ".venv" / "bin" / "citylake"), "generate", "--people", str(people),
+                                 "--seed", str(seed), "--date", night, "--night", str(number), "--no-progress"], env)
+            done, _ = _run([python, "-c", RUN, night, "city", "timing", "ingest"], env)
+            print(f"  {people} residents, night {number}: generated in {generated:.1f} s, "
+                  f"landed and standardised in {result_of(done.stdout)['ingest_s']} s", flush=True)
+
+
 def _clear_build(work: Path) -> None:
     """Removes what the builds wrote in a kept city's folder (the base and theme layers, the
     nights' resolution and build reports), so its nights are built again as the first time."""
@@ -268,6 +287,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="keep the largest city's data folder here (for bench/analyst_queries.py)")
     parser.add_argument("--reuse-city", type=Path, default=None,
                         help="build again a city --keep kept (one size: the city's): no generating or ingest")
+    parser.add_argument("--city-only", type=Path, default=None,
+                        help="generate, land and standardise both nights of a city (one size) in this folder, "
+                             "build nothing: a city for --reuse-city")
     parser.add_argument("--timing-only", action="store_true",
                         help="skip night one's F1 and blocking completeness (see the module doc)")
     parser.add_argument("--summarise-only", action="store_true",
@@ -275,6 +297,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.reuse_city is not None and (len(args.sizes) != 1 or args.keep is not None):
         parser.error("--reuse-city: give the city's one size in --sizes, and no --keep")
+    if args.city_only is not None:
+        if len(args.sizes) != 1:
+            parser.error("--city-only: give the city's one size in --sizes")
+        shutil.rmtree(args.city_only, ignore_errors=True)
+        args.city_only.mkdir(parents=True)
+        keep_city(args.sizes[0], args.seed, args.city_only.resolve())
+        return 0
     runs = {}
     for people in [] if args.summarise_only else args.sizes:
         if args.reuse_city is not None:
