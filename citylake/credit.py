@@ -39,9 +39,8 @@ def _kind(category: str) -> F.Column:
             .when(F.col(category).isin(*ORGANISATION), F.lit("entity")))
 
 
-def credit_records(standards: dict[str, DataFrame], every_delivery: bool = False) -> DataFrame:
-    """One row per credit record (the latest delivery of each), keyed as the resolution records
-    (``every_delivery``: every delivery's, none picked)."""
+def credit_records(standards: dict[str, DataFrame]) -> DataFrame:
+    """One row per credit record (the latest delivery of each), keyed as the resolution records."""
     builders = {
         "administrative_licences": lambda s: as_records(s, "administrative_licences", ["decision_document_number"], {
             "record_type": F.lit("licence"), "party_kind": _kind("party_category"), "party_name": "party_name",
@@ -68,8 +67,7 @@ def credit_records(standards: dict[str, DataFrame], every_delivery: bool = False
     frames = [builders[source](standard) for source, standard in standards.items() if source in builders]
     if not frames:
         raise ValueError("no credit source among: " + ", ".join(sorted(standards)))
-    records = union_all(frames)
-    return records if every_delivery else latest_per_record(records)
+    return latest_per_record(union_all(frames))
 
 
 def link(records: DataFrame, person_links: DataFrame, entity_links: DataFrame, population: DataFrame,

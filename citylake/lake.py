@@ -164,21 +164,22 @@ def _conflict_name(error: BaseException) -> str:
     return java.getClass().getSimpleName() if java is not None else type(error).__name__
 
 
-def replace_where(frame: DataFrame, table_path: str, predicate: str, tag: dict[str, str] | None = None) -> None:
+def replace_where(frame: DataFrame, table_path: str, predicate: str) -> None:
     """Overwrites exactly the rows matching the predicate (one batch): reruns are idempotent, so
-    a commit conflict with a concurrent writer is retried (see the module docstring). ``tag`` goes
-    into the commit (its userMetadata), for :func:`tagged_version`.
+    a commit conflict with a concurrent writer is retried (see the module docstring).
 
     New columns are merged into the schema (schema drift keeps unknown columns).
     """
-    def write() -> None:
-        writer = (frame.write.format("delta").mode("overwrite").option("replaceWhere", predicate)
-                  .option("mergeSchema", "true"))
-        if tag is not None:
-            writer = writer.option("userMetadata", json.dumps(tag, sort_keys=True))
-        writer.save(table_path)
-
-    with_commit_retry(write, f"{table_path} where {predicate}")
+    with_commit_retry(
+        lambda: (
+            frame.write.format("delta")
+            .mode("overwrite")
+            .option("replaceWhere", predicate)
+            .option("mergeSchema", "true")
+            .save(table_path)
+        ),
+        f"{table_path} where {predicate}",
+    )
 
 
 def overwrite(frame: DataFrame, table_path: str, tag: dict[str, str] | None = None,

@@ -48,12 +48,7 @@ phase of the build (sources, resolve, golden, gate, writes, history) to reports/
 
 credit: citylake/credit.py: base/credit (every credit record linked to a person or entity),
 the unlinked ones in ops/quarantine (stage credit_linkage, with the reason), base/credit_profile_
-entity, base/credit_profile_person and base/joint_punishment. The commits of base/credit and of the
-quarantine are tagged with the night, the linkage (CREDIT_LINKAGE) and the mappings the credit
-records were made by; a night after one tagged so links again only the records that may link
-otherwise (those whose rows changed, whose party's resolution record changed tonight, those
-unlinked last night, those linked to a person or entity gone) and writes only their rows (one
-MERGE); every other record is last night's (link_credit).
+entity, base/credit_profile_person and base/joint_punishment.
 
 Refuses to build from stale sources: the library's anchor source (household registration,
 the enterprise registry) must have landed, and every source it reads must be at most its
@@ -103,15 +98,12 @@ TRACKED = {
     "legal_entity": ["credit_code", "entity_name", "legal_representative_name", "legal_representative_person_id",
                      "registered_address", "division_code", "status"],
 }
-KEYS = {"population": "person_id", "legal_entity": "entity_id", "credit": "record_key"}
+KEYS = {"population": "person_id", "legal_entity": "entity_id"}
 GOLDEN_INPUTS = {"population": population.GOLDEN_INPUTS, "legal_entity": legal_entity.GOLDEN_INPUTS}
 # Change it with the survivorship rules (citylake/population.py, citylake/legal_entity.py): the
 # next night then builds every golden record again instead of keeping last night's.
 SURVIVORSHIP_RULES = "2026-12-02"
 CREDIT_STAGE = "credit_linkage"
-# Change it with the credit linkage (citylake/credit.py: linkage, split): the next night then links
-# every credit record again instead of only those that may link otherwise (link_credit).
-CREDIT_LINKAGE = "2026-12-06"
 
 
 def landed_nights(spark: SparkSession, settings: Settings) -> dict[str, list[date]]:
@@ -327,30 +319,11 @@ def resolve_library(spark: SparkSession, settings: Settings, library: str, make:
 def tonight_changes(spark: SparkSession, settings: Settings, library: str, make: Callable[..., DataFrame],
                     standards: dict[str, DataFrame], previous: DataFrame, previous_night: str, run_date: str,
                     ledger: dict[str, list[date]] | None = None) -> TonightChanges | None:
-    """Tonight's records by what changed since ``previous_night`` (:func:`row_changes`), or None
-    when a record could differ with no row changed: a mapping from rows to records is not last
-    night's (the code changed), so every record of it is made and compared; or when the night is
-    resolved in full (last night's records lack the index or a column)."""
-    keys, records, mappings = row_changes(spark, settings, library, make, standards, previous_night, run_date, ledger)
-    why_full = needs_every_record(previous, records.columns)
-    if why_full is not None:
-        log.info("%s: %s: every record made", library, why_full)
-        return None
-    before = base.mapping_ids(previous)
-    if mappings != before:
-        log.info("%s: how records are made of rows is not as on %s (%s): every record made and compared", library,
-                 previous_night, ", ".join(sorted({source for source, _ in mappings ^ before})))
-        return None
-    return TonightChanges(keys, records)
-
-
-def row_changes(spark: SparkSession, settings: Settings, library: str, make: Callable[..., DataFrame],
-                standards: dict[str, DataFrame], previous_night: str, run_date: str,
-                ledger: dict[str, list[date]] | None = None) -> tuple[DataFrame, DataFrame, set[tuple[str, int]]]:
-    """The record keys whose records may differ from ``previous_night``'s, tonight's records of them
-    and the mappings tonight's records are made by (:func:`citylake.base.night_changes`: the rows
-    of each source whose batch is not last night's, against last night's batch; the mappings of
-    the sources whose batch is, from their every delivery)."""
+    """Tonight's records by what changed since ``previous_night`` (:func:`citylake.base.
+    night_changes`: the rows of each source whose batch is not last night's, against last
+    night's batch), or None when a record could differ with no row changed: a mapping from rows
+    to records is not last night's (the code changed), so every record of it is made and compared;
+    or when the night is resolved in full (last night's records lack the index or a column)."""
     read = _nights(spark, settings, library, previous_night, ledger)
     tonight = _nights(spark, settings, library, run_date, ledger)
     last_night, changed = {}, {}
@@ -366,10 +339,19 @@ def row_changes(spark: SparkSession, settings: Settings, library: str, make: Cal
     if not changed:  # every batch last night's: each compared with itself all the same, for its mappings
         changed, last_night = standards, dict(standards)
     keys, records, mappings = base.night_changes(changed, last_night, make)
+    why_full = needs_every_record(previous, records.columns)
+    if why_full is not None:
+        log.info("%s: %s: every record made", library, why_full)
+        return None
     unchanged = {source: batch for source, batch in standards.items() if source not in changed}
     if unchanged:
         mappings |= base.mapping_ids(make(unchanged, every_delivery=True))
-    return keys, records, mappings
+    before = base.mapping_ids(previous)
+    if mappings != before:
+        log.info("%s: how records are made of rows is not as on %s (%s): every record made and compared", library,
+                 previous_night, ", ".join(sorted({source for source, _ in mappings ^ before})))
+        return None
+    return TonightChanges(keys, records)
 
 
 class Golden(NamedTuple):
@@ -468,15 +450,13 @@ def _review_kept(spark: SparkSession, settings: Settings, library: str, run_date
 
 
 def publish(spark: SparkSession, settings: Settings, library: str, made: Golden, run_date: str, run_id: str,
-            freshness: list[str], phases: Phases, previous_night: str | None = None,
-            tag: dict[str, str] | None = None) -> int:
+            freshness: list[str], phases: Phases, previous_night: str | None = None) -> int:
     """Gate, then write base/<library> (tagged with the night, see :func:`golden_records`) and
     its SCD2 history (tagged so too). ``made.records``: every golden record; ``made.changed``:
     when only these keys' golden records may differ from last night's (``previous_night``'s, the
     table's version ``made.since``; ``made.rebuilt``: theirs, see :func:`golden_records`), only
     their rows are written (:func:`citylake.lake.write_changes`, on the tables as that night left
-    them), else the table is replaced and the history compares every key. ``tag``: the commits'
-    (:func:`_golden_tag` of the night when None)."""
+    them), else the table is replaced and the history compares every key."""
     golden, changed, rebuilt = made.records, made.changed, made.rebuilt
     report = quality.run_gate(golden, f"base.{library}", run_id, settings.reports_dir / "gx")
     phases.done("gate")
@@ -484,7 +464,7 @@ def publish(spark: SparkSession, settings: Settings, library: str, made: Golden,
     if not report.passed:
         raise quality.GateFailed(f"{library}: not published: {report.summary()}")
     path = lake.path(settings, lake.BASE, library)
-    key, tag = KEYS.get(library), _golden_tag(run_date) if tag is None else tag
+    key, tag = KEYS.get(library), _golden_tag(run_date)
     only = None if changed is None else joins.small(changed.select(key), made.changed_rows)
     since = made.since if only is not None else None
     rows = golden if only is None else rebuilt if rebuilt is not None else golden.join(only, key, "left_semi")
@@ -531,17 +511,13 @@ def _history_changes(spark: SparkSession, path: str, since: int, keys: DataFrame
 
 class CreditLinked(NamedTuple):
     """The credit night linked (:func:`link_credit`), not yet written: its phases so far, the
-    freshness checks of its sources, the linked records (as :class:`Golden`: every one, and on an
-    incremental night the keys linked again, their linked records and last night's version), the
-    unlinked ones linked tonight (with the reason), the quarantine's rows about the records not
-    linked again (an incremental night's; None: every record was linked) and the tag of the commit."""
+    freshness checks of its sources, the linked records and the unlinked ones (with the reason),
+    both checkpointed."""
 
     phases: Phases
     freshness: list[str]
-    linked: Golden
+    linked: DataFrame
     unlinked: DataFrame
-    quarantine_kept: DataFrame | None
-    tag: dict[str, str]
 
 
 def link_credit(spark: SparkSession, settings: Settings, run_date: str, ledger: dict[str, list[date]] | None = None,
@@ -549,146 +525,25 @@ def link_credit(spark: SparkSession, settings: Settings, run_date: str, ledger: 
     """Tonight's credit records linked to tonight's published population and to ``entities``' (the
     legal entities' golden records, or only their entity_id; when None, the published ones):
     nothing is written, so this may run while the legal entities' golden records are being
-    published (the representatives add columns, never an entity).
-
-    On a night after a credit night linked by this linkage and these mappings (the commit of
-    base/credit tagged so, :func:`_credit_tag`), only the records that may link otherwise are
-    linked again (:func:`_relinked_keys`); every other one is last night's, read where it lies."""
+    published (the representatives add columns, never an entity)."""
     phases, standards, freshness = _sources(spark, settings, "credit", run_date, ledger)
     population = lake.read(spark, lake.path(settings, lake.BASE, "population"))
     if entities is None:
         entities = lake.read(spark, lake.path(settings, lake.BASE, "legal_entity"))
+    records = credit.credit_records(standards)
     # a credit record's party is one of the resolution records of its own source
-    links = [_records(spark, settings, name, run_date).where(F.col("source").isin(*credit.CREDIT_SOURCES))
-             for name in ("population", "legal_entity")]
-    commits = lake.commits(spark, lake.path(settings, lake.BASE, "credit"))
-    before = _credit_night_before(commits, run_date)
-    if before is None:
-        tag = _credit_tag(run_date, base.mapping_ids(credit.credit_records(standards, every_delivery=True)))
-        why_full = "no credit night before it linked by this linkage"
-    else:
-        night, version = before
-        changed, _, mappings = row_changes(spark, settings, "credit", credit.credit_records, standards, night, run_date,
-                                           ledger)
-        tag = _credit_tag(run_date, mappings)
-        # that night's unlinked records: the quarantine's commit tagged so (none when it had none
-        # to write and none to replace, a write Delta does not commit)
-        quarantine = lake.path(settings, *lake.QUARANTINE)
-        held = (lake.tagged_version(spark, quarantine, _credit_tag(night, mappings))
-                if lake.exists(spark, quarantine) else None)
-        if _tag_of(commits, version) != _credit_tag(night, mappings):
-            why_full = "the linkage, or how credit records are made of rows, changed"
-        else:
-            try:
-                keys, why_full = _relinked_keys(spark, settings, changed, night, version, held, run_date, population,
-                                                entities)
-                if keys is not None:
-                    linked, unlinked, kept_quarantine = _linked_again(spark, settings, standards, links, population,
-                                                                      entities, keys, version, held, commits)
-                    phases.done("link")
-                    return CreditLinked(phases, freshness, linked, unlinked, kept_quarantine, tag)
-            except Exception as error:  # noqa: BLE001 - last night's files gone: every record linked
-                log.warning("credit: the night %s unreadable, every record linked: %s", night,
-                            str(error).splitlines()[0])
-                why_full = f"the credit night {night} unreadable"
-    linked, unlinked = credit.split(credit.linkage(credit.credit_records(standards), *links, population, entities)
+    person_links, entity_links = [_records(spark, settings, name, run_date).where(
+        F.col("source").isin(*credit.CREDIT_SOURCES)) for name in ("population", "legal_entity")]
+    linked, unlinked = credit.split(credit.linkage(records, person_links, entity_links, population, entities)
                                     .transform(local_checkpoint))
     phases.done("link")
-    return CreditLinked(phases, freshness, Golden(linked, {"mode": "full", "why_full": why_full}), unlinked, None, tag)
-
-
-def _linked_again(spark: SparkSession, settings: Settings, standards: dict[str, DataFrame], links: list[DataFrame],
-                  population: DataFrame, entities: DataFrame, keys: DataFrame, version: int, held: int | None,
-                  commits: list) -> tuple[Golden, DataFrame, DataFrame]:
-    """The credit records of ``keys`` (:func:`_relinked_keys`) linked again: every linked record
-    (last night's, base/credit's ``version``, but those of the keys; and theirs linked tonight),
-    the unlinked ones of the keys, and the quarantine's rows (its ``held``) about the others."""
-    count = keys.count()
-    wanted = joins.small(keys, count)
-    records = base.latest_per_record(credit.credit_records(standards, every_delivery=True)
-                                     .join(wanted, "record_key", "left_semi"))
-    linked, unlinked = credit.split(credit.linkage(
-        records, *[found.join(wanted, "record_key", "left_semi") for found in links], population, entities)
-        .transform(local_checkpoint))
-    kept = lake.read(spark, lake.path(settings, lake.BASE, "credit"), version).join(wanted, "record_key", "left_anti")
-    kept_quarantine = (_credit_quarantine(spark, settings, held).join(wanted, "record_key", "left_anti")
-                       .drop("record_key").transform(local_checkpoint))
-    made = {"mode": "incremental", "from_version": version, "linked_again": count,
-            "kept": kept.count()}  # last night's files read: they are there
-    return Golden(kept.unionByName(linked), made, keys, linked, count, version, commits), unlinked, kept_quarantine
-
-
-def _relinked_keys(spark: SparkSession, settings: Settings, changed: DataFrame, night: str, version: int,
-                   held: int | None, run_date: str, population: DataFrame, entities: DataFrame
-                   ) -> tuple[DataFrame | None, str | None]:
-    """The keys (record_key, checkpointed) of the credit records that may link otherwise than on
-    ``night`` (base/credit's ``version``, the quarantine's ``held``): those whose rows changed
-    (``changed``), whose party's resolution record changed tonight (a new version, or one ended:
-    another id, or gone), those unlinked that night (their party may be known tonight), and those
-    linked to a person or entity the libraries no longer hold (against their commits ``night``
-    tagged). Or (None, why) when those commits are not there."""
-    versions = {}
-    for library in ("population", "legal_entity"):
-        library_path = lake.path(settings, lake.BASE, library)
-        versions[library] = lake.tagged_version(spark, library_path, _golden_tag(night))
-        if versions[library] is None:
-            return None, f"base/{library} holds no commit of {night}"
-    tonight = F.lit(run_date).cast("date")
-    resolved = [lake.read(spark, lake.path(settings, lake.BASE, f"{library}_records"))
-                .where(F.col("source").isin(*credit.CREDIT_SOURCES)
-                       & ((F.col(base.VERSION_FROM) == tonight) | (F.col(base.VERSION_TO) == tonight)))
-                .select("record_key") for library in ("population", "legal_entity")]
-    gone = {key: lake.read(spark, lake.path(settings, lake.BASE, library), versions[library]).select(key)
-            .join(now.select(key), key, "left_anti")
-            for library, key, now in (("population", "person_id", population), ("legal_entity", "entity_id", entities))}
-    last_night = lake.read(spark, lake.path(settings, lake.BASE, "credit"), version)
-    orphaned = [last_night.join(ids, key, "left_semi").select("record_key") for key, ids in gone.items()]
-    unlinked = _credit_quarantine(spark, settings, held).select("record_key")
-    keys = base.union_all([changed.select("record_key"), *resolved, *orphaned, unlinked]).distinct()
-    return keys.transform(local_checkpoint), None
-
-
-def _credit_quarantine(spark: SparkSession, settings: Settings, version: int | None) -> DataFrame:
-    """The quarantine's rows about credit records not linked (stage credit_linkage) as its
-    ``version`` held them (a credit night's commit; None: none), with their record_key."""
-    if version is None:
-        return spark.createDataFrame([], lake.QUARANTINE_SCHEMA).withColumn("record_key", F.lit(None).cast("string"))
-    return (lake.read(spark, lake.path(settings, *lake.QUARANTINE), version).where(F.col("stage") == CREDIT_STAGE)
-            .withColumn("record_key", F.get_json_object("record", "$.record_key")))
-
-
-def _credit_tag(night: str, mappings: set[tuple[str, int]]) -> dict[str, str]:
-    """The tag of a credit night's commit of base/credit: its night, the linkage and the mappings
-    its records were made by (:func:`citylake.base.mapping_ids`)."""
-    return {"night": night, "credit_linkage": CREDIT_LINKAGE,
-            "mappings": base.mapping_fingerprint(*sorted(mappings))}
-
-
-def _tag_of(commits: list, version: int) -> dict | None:
-    found = [commit.userMetadata for commit in commits if commit.version == version]
-    return json.loads(found[0]) if found and found[0] else None
-
-
-def _credit_night_before(commits: list, run_date: str) -> tuple[str, int] | None:
-    """The latest credit night before ``run_date`` base/credit's commits were tagged with
-    (:func:`_credit_tag`), and that commit's version; or None."""
-    tagged = []
-    for commit in commits:
-        try:
-            tag = json.loads(commit.userMetadata) if commit.userMetadata else None
-        except ValueError:
-            continue
-        if isinstance(tag, dict) and "credit_linkage" in tag and str(tag.get("night")) < run_date:
-            tagged.append((tag["night"], commit.version))
-    return max(tagged, default=None)
+    return CreditLinked(phases, freshness, linked, unlinked)
 
 
 def publish_credit(spark: SparkSession, settings: Settings, made: CreditLinked, run_date: str, run_id: str) -> int:
     """The credit night linked (:func:`link_credit`) written, once the libraries it links to are
-    published: the unlinked records to the quarantine (with, on an incremental night, the rows
-    about those not linked again, as they were), the linked ones to base/credit (gated; on an
-    incremental night only the rows of the keys linked again: :func:`publish`), then the profiles
-    and the joint-punishment list; the build report. The credit records published."""
+    published: the unlinked records to the quarantine, the linked ones to base/credit (gated), then
+    the profiles and the joint-punishment list; the build report. The credit records published."""
     phases, unlinked = made.phases, made.unlinked
     quarantined = unlinked.select(
         lake.quarantine_id_col(F.col("_batch_id"), F.lit(CREDIT_STAGE), F.col("_line_number")).alias("quarantine_id"),
@@ -698,13 +553,10 @@ def publish_credit(spark: SparkSession, settings: Settings, made: CreditLinked, 
         F.lit(None).cast("string").alias("file"), F.col("_line_number").cast("int").alias("line_number"),
         F.to_json(F.struct("record_key", "record_type", "party_kind", "reference")).alias("record"),
         F.current_timestamp().alias("quarantined_at"))
-    if made.quarantine_kept is not None:
-        quarantined = made.quarantine_kept.unionByName(quarantined)
-    # tagged as base/credit's commit: the next night reads the unlinked records of this one
     lake.replace_where(quarantined, lake.path(settings, *lake.QUARANTINE),
-                       f"stage = {lake.sql_literal(CREDIT_STAGE)}", tag=made.tag)
+                       f"stage = {lake.sql_literal(CREDIT_STAGE)}")
     phases.done("write_quarantine")
-    rows = publish(spark, settings, "credit", made.linked, run_date, run_id, made.freshness, phases, tag=made.tag)
+    rows = publish(spark, settings, "credit", Golden(made.linked, {}), run_date, run_id, made.freshness, phases)
     population = lake.read(spark, lake.path(settings, lake.BASE, "population"))
     legal_entity = lake.read(spark, lake.path(settings, lake.BASE, "legal_entity"))
     linked = lake.read(spark, lake.path(settings, lake.BASE, "credit"))
@@ -713,8 +565,8 @@ def publish_credit(spark: SparkSession, settings: Settings, made: CreditLinked, 
                 "joint_punishment": credit.joint_punishment(legal_entity, linked)}
     concurrently(lambda name: lake.overwrite(profiles[name], lake.path(settings, lake.BASE, name)), profiles)
     phases.done("profiles")
-    log.info("credit: %d records linked, %d quarantined", rows, quarantined.count())
-    write_build_report(phases, settings, "credit", run_date, golden=made.linked.made)
+    log.info("credit: %d records linked, %d quarantined", rows, unlinked.count())
+    write_build_report(phases, settings, "credit", run_date)
     return rows
 
 

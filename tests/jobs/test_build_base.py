@@ -121,39 +121,6 @@ def test_every_credit_record_links_to_the_libraries_or_is_quarantined_with_a_rea
         linked.where("record_type = 'dishonest_debtor' AND entity_id IS NOT NULL").select("entity_id").distinct().count()
 
 
-def _credit_night(spark, settings):
-    """base/credit's rows but provenance, and the credit quarantine's (record_key, reason)."""
-    from citylake.credit import LINKED_COLUMNS
-
-    linked = lake.read(spark, lake.path(settings, lake.BASE, "credit"))
-    held = lake.read(spark, lake.path(settings, *lake.QUARANTINE)).where(F.col("stage") == "credit_linkage")
-    return (linked.select(*[c for c in LINKED_COLUMNS if c not in ("_batch_id", "_line_number")]),
-            held.select(F.get_json_object("record", "$.record_key").alias("record_key"), "reason"))
-
-
-def test_the_second_night_links_again_only_the_credit_records_that_may_link_otherwise_as_linking_all_would(
-        spark, two_nights):
-    from citylake import credit
-
-    settings, _ = two_nights
-    linked, held = _credit_night(spark, settings)
-    made = json.loads((settings.reports_dir / NEXT_NIGHT / "build" / "credit.json").read_text())["golden"]
-    assert made["mode"] == "incremental" and 0 < made["linked_again"] < linked.count(), made
-    assert made["kept"] > 0
-    # every credit record of the night linked anew: the same links, the same unlinked with the same reasons
-    standards, _ = build_base.standard_tables(spark, settings, "credit", NEXT_NIGHT)
-    links = [_records(spark, settings, name, NEXT_NIGHT).where(F.col("source").isin(*credit.CREDIT_SOURCES))
-             for name in ("population", "legal_entity")]
-    every_linked, every_unlinked = credit.link(credit.credit_records(standards), *links,
-                                               *[lake.read(spark, lake.path(settings, lake.BASE, name))
-                                                 for name in ("population", "legal_entity")])
-    assert lake.content_hash(linked) == lake.content_hash(every_linked.select(*linked.columns))
-    assert lake.content_hash(held) == lake.content_hash(every_unlinked.select("record_key", "reason"))
-    # only the rows of the keys linked again written: one MERGE, tagged with the night
-    last = max(lake.commits(spark, lake.path(settings, lake.BASE, "credit")), key=lambda commit: commit.version)
-    assert last.operation == "MERGE" and json.loads(last.userMetadata)["night"] == NEXT_NIGHT
-
-
 def test_the_second_night_is_incremental_and_persons_keep_their_ids(spark, two_nights):
     settings, _ = two_nights
     report = json.loads((settings.reports_dir / NEXT_NIGHT / "resolution" / "population.json").read_text())
@@ -371,16 +338,3 @@ def test_a_night_whose_records_fail_to_write_writes_no_model(spark, two_nights, 
     monkeypatch.undo()  # the night built again as it was, for any test after this one
     build_base.build(spark, settings, "population", NEXT_NIGHT, "run-again")
     assert len(lake.commits(spark, models)) == commits + 1
-
-
-def test_the_credit_night_built_again_links_and_holds_the_same_records(spark, two_nights):
-    settings, _ = two_nights
-    before = [lake.content_hash(frame) for frame in _credit_night(spark, settings)]
-    report = settings.reports_dir / NEXT_NIGHT / "build" / "credit.json"
-    built = report.read_text()  # the nightly application's report, which other tests read
-    try:
-        build_base.build(spark, settings, "credit", NEXT_NIGHT, "run-credit-again")
-        assert json.loads(report.read_text())["golden"]["mode"] == "incremental"
-    finally:
-        report.write_text(built)
-    assert [lake.content_hash(frame) for frame in _credit_night(spark, settings)] == before
