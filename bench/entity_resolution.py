@@ -176,8 +176,7 @@ def measure(people: int, seed: int, work: Path, timing_only: bool = False, reuse
     with contextlib.nullcontext() if reuse else departments_db(env):
         for number, night in enumerate(NIGHTS, start=1):
             if not reuse:
-                _run([str(ROOT / ".venv" / "bin" / "citylake"), "generate", "--people", str(people), "--seed",
-                      str(seed), "--date", night, "--night", str(number), "--no-progress"], env)
+                _generate(people, seed, night, number, env)
             done, _ = _run([python, "-c", RUN, night, "full" if number == 1 else "incremental",
                             "timing" if timing_only else "quality", "reuse" if reuse else "ingest"], env)
             nights[night] = result_of(done.stdout)
@@ -219,6 +218,12 @@ def measure(people: int, seed: int, work: Path, timing_only: bool = False, reuse
     }
 
 
+def _generate(people: int, seed: int, night: str, number: int, env: dict[str, str]) -> float:
+    """A city's night ``number`` generated (`citylake generate`); its seconds."""
+    return _run([str(ROOT / ".venv" / "bin" / "citylake"), "generate", "--people", str(people), "--seed", str(seed),
+                 "--date", night, "--night", str(number), "--no-progress"], env)[1]
+
+
 def keep_city(people: int, seed: int, work: Path) -> None:
     """Both nights of a ``people`` city generated, landed and standardised in ``work``, nothing
     built: a city for ``--reuse-city`` (night two's ingest does not read night one's libraries)."""
@@ -226,8 +231,7 @@ def keep_city(people: int, seed: int, work: Path) -> None:
     python = str(ROOT / ".venv" / "bin" / "python")
     with departments_db(env):
         for number, night in enumerate(NIGHTS, start=1):
-            _, generated = _run([str(ROOT / ".venv" / "bin" / "citylake"), "generate", "--people", str(people),
-                                 "--seed", str(seed), "--date", night, "--night", str(number), "--no-progress"], env)
+            generated = _generate(people, seed, night, number, env)
             done, _ = _run([python, "-c", RUN, night, "city", "timing", "ingest"], env)
             print(f"  {people} residents, night {number}: generated in {generated:.1f} s, "
                   f"landed and standardised in {result_of(done.stdout)['ingest_s']} s", flush=True)
