@@ -247,8 +247,7 @@ def _write_night(frame: DataFrame, settings: Settings, name: str, run_date: str,
 class Resolved(NamedTuple):
     """Tonight's resolved records as written and, on an incremental night, last night's night,
     last night's ids of the clusters resolved again and the records resolved again (every record
-    of those ids and of the ids they have tonight, and of the ids of records restated: changed in
-    no field, their resolution last night's, :class:`citylake.resolution.Resolution`)."""
+    of those ids and of the ids they have tonight, :class:`citylake.resolution.Resolution`)."""
 
     records: DataFrame
     previous_night: str | None = None

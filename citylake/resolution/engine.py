@@ -49,11 +49,9 @@ class Resolution:
     tonight when an incremental run left the others as they were (links, review and conflicts are
     about these only), None when every record was; ``replaced_ids``: then, last night's ids (the
     id column) of the clusters resolved again, and ``resolved``: those records as in ``records``
-    (checkpointed), every record of these ids and of the ids they have tonight, and of the ids of
-    records restated (changed in no field: resolved as last night, their row tonight's, which
-    ``changed`` holds). Every other id's records are tonight what they were last night (in every
-    column but the configuration's ``provenance``), with the same id, resolved_by and
-    review_reason. ``changed``: then, the
+    (checkpointed), every record of these ids and of the ids they have tonight. Every other id's
+    records are tonight what they were last night (in every column but the configuration's
+    ``provenance``), with the same id, resolved_by and review_reason. ``changed``: then, the
     records (as in ``records``) whose row differs from last night's in some column, the new ones
     among them; ``ended_keys``: the record keys whose last night's row does not hold tonight (it
     changed, or the record is gone). Every record of ``records`` not in ``changed`` is last

@@ -9,12 +9,7 @@ identifiers), tonight's records and last night's model:
    checkpointed; narrow: the key, the hash, last night's cluster, id and index); a record is new
    or changed when its (record key, content hash) was not there last night, a record key gone
    tonight is deleted, and every later step reads this one join;
-2. a changed record whose fields are as delivered last night (its ``__src_`` values, one
-   fingerprint of them kept in the diff: its row changed elsewhere, a date of record or a column
-   only the golden records read) is *restated*: it is resolved as it was (its block keys,
-   identifiers and every pair it is in are last night's, so a full run would resolve it so), and
-   from here on counts as unchanged, but for its row, which is tonight's; the other new and
-   changed records are normalised and keyed for blocking;
+2. the new and changed records are normalised and keyed for blocking;
 3. the clusters they touch are found in last night's index: the clusters of their previous
    versions and of the deleted records; of the records in a block a record joined or left when
    the cap now cuts it differently (into other sub-blocks, dropped or no longer dropped); of the
@@ -35,12 +30,10 @@ identifiers), tonight's records and last night's model:
    history), new ids never take an id in use elsewhere; every other record is last night's row as
    it was written (cluster, id, flags, index and provenance: the configuration's ``provenance``
    columns say where it was delivered with the content it still has);
-6. the rows that differ from last night's (``Resolution.changed``: new, changed and restated
-   records, and those of the part given another id, cluster, way of resolving, flag or index) and
-   the keys whose row of last night no longer holds (``Resolution.ended_keys``) are given apart, so
-   a caller keeping the records in versions writes only these; ``Resolution.resolved`` holds the
-   part's records and every record of a cluster a restated record is in (tonight's content, last
-   night's resolution), so a caller builds those clusters' golden records again from them.
+6. the rows that differ from last night's (``Resolution.changed``: new and changed records, and
+   those of the part given another id, cluster, way of resolving, flag or index) and the keys whose
+   row of last night no longer holds (``Resolution.ended_keys``) are given apart, so a caller
+   keeping the records in versions writes only these.
 
 So a night's work is one read of tonight's records (checkpointed with their keys and hashes where
 they lie), one narrow join of every record key with last night's, plus resolving the part it
@@ -70,7 +63,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from citylake import joins
@@ -87,8 +80,6 @@ PREVIOUS = {"content_hash": "__previous_hash", "cluster": "__previous_cluster", 
             "review_reason": "__previous_review_reason", "block_keys": "__previous_block_keys",
             "identifiers": "__previous_identifiers"}
 PREVIOUS_ID = "__previous_id"
-FIELDS = "__fields"  # a record's fields as delivered (its __src_ values), as one fingerprint
-PREVIOUS_FIELDS = "__previous_fields"
 
 
 @dataclass(frozen=True)
@@ -148,11 +139,8 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame | TonightChanges
     else:
         tonight = tonight.withColumns({KEY: delivery[KEY], HASH: delivery[HASH]}).transform(local_checkpoint)
     phases.done("read_tonight")
-    sources = [column for name, column in delivery.items() if name.startswith("__src_")]
-    as_tonight = previous.withColumns({name: F.col(f"`{name}`").cast(types[name]) for name in columns})
-    last = as_tonight.select(F.col("record_key").alias(KEY), F.col(id_column).alias(PREVIOUS_ID),
-                             *[F.col(name).alias(alias) for name, alias in PREVIOUS.items()],
-                             fingerprint(sources).alias(PREVIOUS_FIELDS))
+    last = previous.select(F.col("record_key").alias(KEY), F.col(id_column).alias(PREVIOUS_ID),
+                           *[F.col(name).alias(alias) for name, alias in PREVIOUS.items()])
     night = _joined(tonight, last) if changes is None else _changed(tonight, changes.keys, last)
     if changes is None and not night.groupBy(KEY).count().where(F.col("count") > 1).isEmpty():  # one narrow check
         repeated = tonight.groupBy(KEY).count().where(F.col("count") > 1).count()
@@ -163,7 +151,7 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame | TonightChanges
         previous = previous.dropDuplicates(["record_key"])
         night = _joined(tonight, last)
     present = night.where(F.col(RID).isNotNull())
-    keys = present.select(RID, KEY, HASH, DELTA, PREVIOUS_ID, *PREVIOUS.values(), PREVIOUS_FIELDS)
+    keys = present.select(RID, KEY, HASH, DELTA, PREVIOUS_ID, *PREVIOUS.values())
     deleted = night.where(F.col(RID).isNull()).select(KEY, PREVIOUS_ID, *PREVIOUS.values())
 
     def delivered(rows: DataFrame) -> DataFrame:
@@ -187,20 +175,7 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame | TonightChanges
                                f"(with the key and content hash the night's records have)")
     else:
         delta_rows = _rows_of(tonight, delta).transform(local_checkpoint)
-    # a changed record whose fields are as delivered last night (its row changed elsewhere: a date
-    # of record, a column only the golden records read) is not resolved again: its block keys,
-    # identifiers and every pair it is in are last night's; its row is written anew
-    restated = (delta.join(delivered(delta_rows).select(RID, fingerprint(
-        [F.col(f"__src_{field}") for field in config.fields]).alias(FIELDS)), RID)
-        .where(F.col(PREVIOUS_FIELDS) == F.col(FIELDS)).select(RID, KEY, PREVIOUS_ID).transform(local_checkpoint))
-    restated_count = restated.count()
-    if restated_count:
-        flagged = F.broadcast(restated.select(RID, F.lit(True).alias("__restated")))
-        keys = (keys.join(flagged, RID, "left").withColumn(DELTA, F.col(DELTA) & F.col("__restated").isNull())
-                .drop("__restated"))
-        delta = keys.where(F.col(DELTA))
-    resolved_rows = delta_rows.join(F.broadcast(restated.select(RID)), RID, "left_anti")
-    delta_features, _ = features.normalise(delivered(resolved_rows), config, hashed)
+    delta_features, _ = features.normalise(delivered(delta_rows), config, hashed)
     delta_index = delta_features.select(RID, blocking.uncapped_keys(config).alias(blocking.BLOCK_KEYS),
                                         identifier_keys(config).alias("__identifiers")).transform(local_checkpoint)
     phases.done("new_and_changed")
@@ -214,16 +189,8 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame | TonightChanges
 
     touched, mates_scored = _touched_ids(keys, deleted, delta, delta_features, delta_index, config, model,
                                          lambda wanted, rows: delivered(as_written(wanted, rows)), hashed)
-    # the part: the new and changed records and every record of a touched cluster; besides, every
-    # record of a cluster a restated record is in (not touched): its golden record is built again
-    restating = restated.select(PREVIOUS_ID).distinct().join(touched, PREVIOUS_ID, "left_anti")
-    marks = (touched.withColumn("__touched", F.lit(True))
-             .unionByName(restating.withColumn("__restating", F.lit(True)), allowMissingColumns=True))
-    chosen = (keys.join(F.broadcast(marks), PREVIOUS_ID, "left")
-              .where(F.col(DELTA) | F.col("__touched").isNotNull() | F.col("__restating").isNotNull())
-              .transform(local_checkpoint))
-    subset = chosen.where(F.col(DELTA) | F.col("__touched").isNotNull()).drop("__touched", "__restating")
-    kept = chosen.where(F.col("__restating").isNotNull()).drop("__touched", "__restating")
+    subset = (keys.join(F.broadcast(touched.withColumn("__touched", F.lit(True))), PREVIOUS_ID, "left")
+              .where(F.col(DELTA) | F.col("__touched").isNotNull()).drop("__touched").transform(local_checkpoint))
     phases.done("touched_clusters")
 
     # tonight's sizes of the blocks the part falls in, so the caps are a full run's
@@ -233,19 +200,10 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame | TonightChanges
                    .distinct())
     sizes = (tonight_blocks.join(F.broadcast(part_blocks), ["rule", "key"], "left_semi")
              .groupBy("rule", "key").count().transform(local_checkpoint))
-    # the part: the new and changed rows as delivered tonight (a restated one's too), the unchanged
-    # ones as written last night; last night's rows of the part and of the kept clusters read at once
-    fetched = (previous.withColumns({KEY: F.col("record_key"), HASH: F.col("content_hash")})
-               .join(joins.small(subset.where(~F.col(DELTA)).select(KEY, RID).unionByName(kept.select(KEY, RID))),
-                     KEY).transform(local_checkpoint))
-    tonight_rows = delta_rows.select(*[F.col(f"`{name}`") for name in columns], KEY, HASH, RID)
-    restated_rows = tonight_rows.join(F.broadcast(restated.select(RID)), RID, "left_semi")
-    in_part = F.broadcast(subset.where(~F.col(DELTA)).select(RID))
-    unchanged_rows = (fetched.join(in_part, RID, "left_semi").join(F.broadcast(restated.select(RID)), RID, "left_anti")
-                      .select(*[F.col(f"`{name}`").cast(types[name]).alias(name) for name in columns], KEY, HASH, RID))
-    part = (tonight_rows.join(F.broadcast(restated.select(RID)), RID, "left_anti")
-            .unionByName(restated_rows.join(in_part, RID, "left_semi")).unionByName(unchanged_rows)
-            .transform(local_checkpoint))
+    # the part: the new and changed rows as delivered tonight, the unchanged ones as written last night
+    unchanged_rows = as_written(subset.where(~F.col(DELTA)))
+    part = delta_rows.select(*[F.col(f"`{name}`") for name in columns], KEY, HASH, RID).unionByName(
+        unchanged_rows).transform(local_checkpoint)
     prepared = engine.prepare_delivered(part.select(*[F.col(f"`{name}`") for name in columns], RID),
                                         delivered(part), config, sizes)
     prepared.facts["missing_fields"] = features.missing_fields(config, columns)
@@ -263,43 +221,23 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame | TonightChanges
     records = records.transform(local_checkpoint)  # the part, for the write and for the golden records of its ids
     phases.done("recluster")
 
-    # the kept clusters' records as they are tonight: last night's rows, a restated record's with
-    # tonight's content (its cluster, id, flags and index last night's)
-    kept_rows = fetched.join(F.broadcast(kept.select(RID)), RID, "left_semi")
-    restated_now = restated_rows.select(RID, *[F.col(f"`{name}`").alias(f"__now_{name}") for name in columns],
-                                        F.col(HASH).alias("__now_hash"))
-    kept_rows = kept_rows.join(F.broadcast(restated_now), RID, "left")
-    now = {name: F.when(F.col("__now_hash").isNotNull(), F.col(f"__now_{name}")).otherwise(
-        F.col(f"`{name}`").cast(types[name])) for name in columns}
-    kept_rows = (kept_rows.withColumns({**now, "content_hash": F.coalesce(F.col("__now_hash"), F.col("content_hash"))})
-                 .withColumn("__restated", F.col("__now_hash").isNotNull()).select(*records.columns, "__restated")
-                 .transform(local_checkpoint))
-    restated_out = kept_rows.where("__restated").drop("__restated")
-    again = records.unionByName(kept_rows.drop("__restated"))
-
     # every other record as it was written last night (its provenance too: where it was delivered
     # with the content it still has)
-    gone = (subset.select(KEY).unionByName(deleted.select(KEY)).unionByName(restated_out.select(F.col("record_key")
-                                                                                                .alias(KEY)))
-            .withColumnRenamed(KEY, "record_key"))
+    gone = subset.select(KEY).unionByName(deleted.select(KEY)).withColumnRenamed(KEY, "record_key")
     as_before = previous.join(joins.small(gone), "record_key", "left_anti")
-    result = records.unionByName(restated_out).unionByName(as_before.select(*records.columns))
+    result = records.unionByName(as_before.select(*records.columns))
 
     # the rows that differ from last night's: new and changed records, and those given another id,
     # cluster, way of resolving or flag (a re-clustered record is mostly as it was)
-    # (a restated record's row is new: its content is tonight's)
-    previous_of = (subset.join(F.broadcast(restated.select(RID, F.lit(True).alias("__restated"))), RID, "left")
-                   .select(F.col(KEY).alias("record_key"), (F.col(DELTA) | F.col("__restated").isNotNull()).alias(DELTA),
-                           PREVIOUS_ID, *PREVIOUS.values()))
+    previous_of = subset.select(F.col(KEY).alias("record_key"), DELTA, PREVIOUS_ID, *PREVIOUS.values())
     same = ~F.col(DELTA) & F.col(id_column).eqNullSafe(F.col(PREVIOUS_ID))
     for name, alias in PREVIOUS.items():
         if name != "content_hash":
             same = same & F.col(name).eqNullSafe(F.col(alias))
     compared = records.join(previous_of, "record_key", "left").withColumn("__same", F.coalesce(same, F.lit(False)))
-    changed = compared.where(~F.col("__same")).select(*records.columns).unionByName(restated_out)
+    changed = compared.where(~F.col("__same")).select(*records.columns)
     ended_keys = (compared.where(~F.col("__same") & F.col(PREVIOUS["content_hash"]).isNotNull()).select("record_key")
-                  .unionByName(deleted.select(F.col(KEY).alias("record_key")))
-                  .unionByName(restated_out.select("record_key")))
+                  .unionByName(deleted.select(F.col(KEY).alias("record_key"))))
 
     counts = keys.agg(F.count(F.lit(1)).alias("records"), F.sum(F.col(DELTA).cast("int")).alias("delta"),
                       F.sum(F.col(PREVIOUS["content_hash"]).isNull().cast("int")).alias("new")).first()
@@ -308,7 +246,6 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame | TonightChanges
         "library": config.library, "mode": "incremental", "records": counts["records"],
         "tonight_read": "changes" if changes is not None else "narrow" if narrow else "whole",
         "new_records": counts["new"] or 0, "changed_records": (counts["delta"] or 0) - (counts["new"] or 0),
-        "restated_records": restated_count,
         "deleted_records": deleted.count(), "block_mates_scored": mates_scored, "touched_clusters": touched.count(),
         "records_reclustered": part_size, "records_prepared": part_size,
         "scoring_reclustered": scoring,
@@ -323,16 +260,8 @@ def resolve_incremental(previous: DataFrame, tonight: DataFrame | TonightChanges
             result.select("cluster", F.col(f"`{truth_column}`").cast("string").alias("truth")), "cluster", "truth")
     return engine.Resolution(result, finished["links"], finished["review"], prepared.conflicts, history,
                              model, report, resolved_keys=subset.select(F.col(KEY).alias("record_key")),
-                             replaced_ids=touched.select(F.col(PREVIOUS_ID).alias(id_column)), resolved=again,
+                             replaced_ids=touched.select(F.col(PREVIOUS_ID).alias(id_column)), resolved=records,
                              changed=changed, ended_keys=ended_keys)
-
-
-def fingerprint(values: list[Column]) -> Column:
-    """``values`` as one fingerprint, two 64-bit hashes (xxhash64, each value with whether it is
-    null, which the hash skips, so a null is told apart in any place): two lists of values share
-    one with a chance of about 2^-128."""
-    flagged = [part for value in values for part in (value, value.isNull())]
-    return F.array(F.xxhash64(*flagged), F.xxhash64(F.lit("fields"), *flagged))
 
 
 def needs_every_record(previous: DataFrame, columns: list[str]) -> str | None:

@@ -176,9 +176,7 @@ def test_an_unchanged_record_keeps_the_provenance_of_the_delivery_that_brought_i
     first = resolve(spark.createDataFrame(night1, columns), person_config, model=person_model, salt="n1")
     result = resolve_incremental(first.records.localCheckpoint(), spark.createDataFrame(night2, columns),
                                  person_config, person_model, salt="n2")
-    # hr-b's ethnicity changed, no field of it: restated, not resolved again for itself
-    assert (result.report["new_records"], result.report["changed_records"], result.report["restated_records"]) == (
-        3, 0, 1)
+    assert (result.report["new_records"], result.report["changed_records"]) == (3, 1)  # hr-b's ethnicity
     redone = {row.record_key for row in result.resolved_keys.collect()}
     rows = {row.record_key: row for row in result.records.collect()}
     last_lines, tonight_lines = {row[0]: row[-1] for row in night1}, {row[0]: row[-1] for row in night2}
@@ -190,31 +188,6 @@ def test_an_unchanged_record_keeps_the_provenance_of_the_delivery_that_brought_i
     # unchanged records whose line moved, among those resolved again and those left as they were
     moved = {key for key in unchanged if last_lines[key] != tonight_lines[key]}
     assert moved & redone and moved - redone
-
-
-def test_a_record_changed_in_no_field_keeps_its_resolution_and_its_person_is_built_again(
-        spark, person_config, person_model):
-    columns = PERSON_COLUMNS + ", ethnicity string"
-    night1 = [(*row, "01") for row in NIGHT1]
-    night2 = [(*row, "03" if row[0] == "ss-a" else "01") for row in NIGHT1]  # ss-a's ethnicity, nothing else
-    first = resolve(spark.createDataFrame(night1, columns), person_config, model=person_model, salt="n1")
-    previous = first.records.localCheckpoint()
-    result = resolve_incremental(previous, spark.createDataFrame(night2, columns), person_config, person_model,
-                                 salt="n2")
-    assert (result.report["changed_records"], result.report["restated_records"]) == (0, 1)
-    assert result.resolved_keys.count() == 0  # nothing resolved again
-    before = {row.record_key: row for row in previous.collect()}
-    changed = {row.record_key: row for row in result.changed.collect()}
-    assert set(changed) == {"ss-a"} and changed["ss-a"].ethnicity == "03"
-    for column in ("person_id", "cluster", "resolved_by", "review_reason", "block_keys", "identifiers"):
-        assert changed["ss-a"][column] == before["ss-a"][column]
-    assert changed["ss-a"].content_hash != before["ss-a"].content_hash
-    assert {row.record_key for row in result.ended_keys.collect()} == {"ss-a"}
-    # every record of ss-a's person (hr-a's too), as tonight, for its golden record
-    assert before["ss-a"].person_id == before["hr-a"].person_id
-    assert {row.record_key: row.ethnicity for row in result.resolved.collect()} == {"hr-a": "01", "ss-a": "03"}
-    records = {row.record_key: (row.person_id, row.ethnicity) for row in result.records.collect()}
-    assert records == {key: (row.person_id, "03" if key == "ss-a" else "01") for key, row in before.items()}
 
 
 def test_tonight_s_records_must_hold_each_record_key_once(spark, person_config, person_model):
@@ -286,19 +259,14 @@ def test_a_night_given_by_its_changed_keys_resolves_as_one_read_whole(spark, mad
     assert sorted(row.record_key for row in given.ended_keys.collect()) == ["hr-b", "ss-a"]
     assert "hr-b" in {row.record_key for row in given.changed.collect()}  # written again: its rows changed
     report = given.report
-    # hr-b's fields as they were: restated (its row written again), not resolved again for itself
-    assert (report["new_records"], report["changed_records"], report["restated_records"],
-            report["deleted_records"]) == (3, 0, 1, 1)
+    assert (report["new_records"], report["changed_records"], report["deleted_records"]) == (3, 1, 1)
 
 
 def test_a_changed_mapping_changes_every_record_it_made(spark, made_nights, person_config, person_model):
     previous, _ = made_nights
     remapped = spark.createDataFrame(_made_of(NIGHT1, mapping="m2"), MADE_COLUMNS)
-    result = resolve_incremental(previous, remapped, person_config, person_model, salt="n2")
-    report = result.report
-    # made of the same values: every record's row is new, its resolution last night's
-    assert (report["new_records"], report["changed_records"], report["restated_records"]) == (0, 0, len(NIGHT1))
-    assert result.changed.count() == len(NIGHT1)
+    report = resolve_incremental(previous, remapped, person_config, person_model, salt="n2").report
+    assert (report["new_records"], report["changed_records"]) == (0, len(NIGHT1))
 
 
 def test_a_fetch_that_misses_records_fails_the_night_rather_than_lose_them(made_nights, person_config,
