@@ -1,45 +1,44 @@
-"""Analysts' query path: SQL on the lake's tables without a JVM, by role, every query audited.
+"""Analysts' query path: read-only SQL on the lake's tables, with the caller's own credentials,
+every query audited.
 
     citylake sql "SELECT district, sum(persons) FROM theme.district_population GROUP BY district"
     citylake sql --format csv --output lookup.csv "SELECT * FROM theme.entity_credit_profile WHERE ..."
 
-Tables are named ``<layer>.<table>`` (theme.person_profile, base.population, ...). Who may read
-which layer is configured in access/roles.yaml: analysts read the theme layer only, where
-identity numbers show as 4203**********1234 and names as 张*; engineers also read the base,
-standard, raw and ops layers. A user not listed there is an analyst. A query naming a layer its
-role may not read is refused before anything is read.
+Tables are named ``<layer>.<table>`` (theme.person_profile, base.population, ...). Only a single
+SELECT runs (citylake/readonly_sql.py decides on the parsed statement, before anything is read).
+Who asks is what the credentials prove (citylake/access.py): on the object store each role's
+policy lets it read its layers only (analysts the theme layer), so a query reading more fails at
+the store whatever the client does; this module refuses it first, by the same roles. The
+embedded local lake is a single-user development mode: its owner reads every layer.
 
-The default engine is delta-rs with DataFusion SQL (the ``deltalake`` package: no JVM, a point
-lookup reads only the files whose statistics can hold the key); ``engine="spark"`` runs the same
-query through Spark SQL for heavy work. Every query, refused ones too, is appended to
-ops/query_audit: user, role, time, engine, tables, rows returned, status, and the query text with
-anything shaped like an identity number masked.
+The default engine is delta-rs with DataFusion SQL (the ``deltalake`` package: no JVM);
+``engine="spark"`` runs the same checked query through Spark SQL. Every query, refused and failed
+ones too, is recorded: on the object store as a write-once object of the caller's own in the
+object-locked audit bucket (before a query runs, and with its outcome), locally in ops/query_audit.
+Query text, reasons and errors are stored and shown with every number-like run masked
+(identity.mask_in_text).
 """
 
 from __future__ import annotations
 
-import getpass
-import re
+import json
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pyarrow as pa
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
 
-from citylake import identity, storage
-from citylake.settings import PROJECT_ROOT, Settings
+from citylake import access as citylake_access
+from citylake import identity, readonly_sql, storage
+from citylake.settings import Settings
 
-ROLES_FILE = PROJECT_ROOT / "access" / "roles.yaml"
-TABLE_REFERENCE = re.compile(r"\b(raw|standard|base|theme|ops)\.([A-Za-z_][A-Za-z0-9_]*)\b")
-IDENTITY_LIKE = re.compile(r"\d{6}(?:\d{8}\d{3}[\dXx]|\d{9})")
 AUDIT = ("ops", "query_audit")  # lake.OPS; citylake.lake would import pyspark
 AUDIT_SCHEMA = pa.schema([
-    ("user", pa.string()), ("role", pa.string()), ("queried_at", pa.timestamp("us", tz="UTC")),
-    ("engine", pa.string()), ("tables", pa.string()), ("rows", pa.int64()), ("status", pa.string()),
-    ("reason", pa.string()), ("seconds", pa.float64()), ("query", pa.string()),
+    ("query_id", pa.string()), ("user", pa.string()), ("role", pa.string()),
+    ("queried_at", pa.timestamp("us", tz="UTC")), ("engine", pa.string()), ("tables", pa.string()),
+    ("rows", pa.int64()), ("status", pa.string()), ("reason", pa.string()), ("seconds", pa.float64()),
+    ("query", pa.string()),
 ])
 
 
@@ -51,42 +50,9 @@ class QueryError(ValueError):
     pass
 
 
-class Role(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    description: str = ""
-    layers: list[str]
-
-
-class Access(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    default_role: str
-    roles: dict[str, Role]
-    users: dict[str, str] = {}
-
-    def role_of(self, user: str) -> str:
-        return self.users.get(user, self.default_role)
-
-
-def load_access(path: Path = ROLES_FILE) -> Access:
-    try:
-        access = Access.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except ValidationError as error:
-        problem = error.errors()[0]
-        field = ".".join(str(part) for part in problem["loc"])
-        raise QueryError(f"{path}: {field}: {problem['msg']}") from None
-    unknown = sorted({access.default_role, *access.users.values()} - set(access.roles))
-    if unknown:
-        raise QueryError(f"{path}: users or default_role name undeclared roles: {', '.join(unknown)}")
-    return access
-
-
 def mask_query(sql: str) -> str:
-    """The query text with anything shaped like an identity number masked (for the audit)."""
-    return IDENTITY_LIKE.sub(lambda m: identity.mask(m.group(0).upper()), sql)
-
-
-def tables_of(sql: str) -> list[tuple[str, str]]:
-    return list(dict.fromkeys(TABLE_REFERENCE.findall(sql)))
+    """The query text with every number-like run masked (for the audit and for messages)."""
+    return identity.mask_in_text(sql)
 
 
 @dataclass
@@ -104,79 +70,129 @@ def _plain(table: pa.Table) -> pa.Table:
     return table.cast(pa.schema([field.with_type(views.get(field.type, field.type)) for field in table.schema]))
 
 
-def _run_datafusion(settings: Settings, sql: str, tables: list[tuple[str, str]]) -> pa.Table:
+def _unreadable(layer: str, name: str, error: Exception) -> QueryError:
+    text = str(error)
+    refused = any(mark in text for mark in ("403", "AccessDenied", "Access Denied", "Forbidden"))
+    why = "the object store refused to read it with your credentials" if refused else "no such table in the lake"
+    return QueryError(f"cannot read {layer}.{name}: {why}")
+
+
+def _run_datafusion(settings: Settings, checked: readonly_sql.Checked) -> pa.Table:
     from deltalake import DeltaTable, QueryBuilder
 
     root, options = storage.delta_rs_lake(settings)
     builder = QueryBuilder()
-    for layer, name in tables:
+    for layer, name in checked.tables:
         try:
             builder = builder.register(f"{layer}__{name}", DeltaTable(f"{root}/{layer}/{name}", storage_options=options))
-        except Exception as error:  # a missing table: name it, not the store's message
-            raise QueryError(f"no table {layer}.{name} in the lake ({type(error).__name__})") from None
-    rewritten = TABLE_REFERENCE.sub(lambda m: f"{m.group(1)}__{m.group(2)}", sql)
-    try:
-        return _plain(pa.table(builder.execute(rewritten).read_all()))  # arro3 -> pyarrow (Arrow C stream)
-    except Exception as error:
-        raise QueryError(f"the query failed: {mask_query(str(error))}") from None
+        except Exception as error:  # a missing or refused table: name it, not the store's message
+            raise _unreadable(layer, name, error) from None
+    return _plain(pa.table(builder.execute(checked.sql).read_all()))  # arro3 -> pyarrow (Arrow C stream)
 
 
-def _run_spark(settings: Settings, sql: str, tables: list[tuple[str, str]]) -> pa.Table:
+def _run_spark(settings: Settings, checked: readonly_sql.Checked) -> pa.Table:
     from citylake import lake
     from citylake.spark import session
 
     spark = session("sql", settings)
-    for layer, name in tables:
+    for layer, name in checked.tables:
         path = lake.path(settings, layer, name)
-        if not lake.exists(spark, path):
-            raise QueryError(f"no table {layer}.{name} in the lake")
-        lake.read(spark, path).createOrReplaceTempView(f"{layer}__{name}")
-    rewritten = TABLE_REFERENCE.sub(lambda m: f"{m.group(1)}__{m.group(2)}", sql)
-    return spark.sql(rewritten).toArrow()
+        try:
+            frame = lake.read(spark, path)
+        except Exception as error:
+            raise _unreadable(layer, name, error) from None
+        frame.createOrReplaceTempView(f"{layer}__{name}")
+    return spark.sql(checked.sql).toArrow()
 
 
-def audit(settings: Settings, *, user: str, role: str, engine: str, tables: list[str], rows: int | None,
-          status: str, reason: str | None, seconds: float, sql: str) -> None:
-    from deltalake import write_deltalake
+def audit(settings: Settings, entry: dict) -> None:
+    """Appends one audit entry (AUDIT_SCHEMA's fields, the query already masked): on the object
+    store a write-once object under the caller's own prefix of the audit bucket, which the store
+    lets no account change or delete; locally a row of ops/query_audit."""
+    if settings.s3 is None:
+        from deltalake import write_deltalake
 
-    root, options = storage.delta_rs_lake(settings)
-    row = pa.Table.from_pylist([{
-        "user": user, "role": role, "queried_at": datetime.now(timezone.utc), "engine": engine,
-        "tables": ",".join(tables), "rows": rows, "status": status, "reason": reason,
-        "seconds": round(seconds, 3), "query": mask_query(sql)}], schema=AUDIT_SCHEMA)
-    write_deltalake(f"{root}/{AUDIT[0]}/{AUDIT[1]}", row, mode="append", storage_options=options or None)
+        root, _ = storage.delta_rs_lake(settings)
+        write_deltalake(f"{root}/{AUDIT[0]}/{AUDIT[1]}", pa.Table.from_pylist([entry], schema=AUDIT_SCHEMA),
+                        mode="append")
+        return
+    body = json.dumps({**entry, "queried_at": entry["queried_at"].isoformat()}, ensure_ascii=False)
+    key = f"queries/{entry['user']}/{entry['queried_at']:%Y-%m-%d}/{entry['query_id']}-{entry['status']}.json"
+    storage.s3_client(settings).put_object(Bucket=settings.s3.audit_bucket, Key=key, Body=body.encode("utf-8"),
+                                           ContentType="application/json", IfNoneMatch="*")
 
 
-def query(settings: Settings, sql: str, *, user: str | None = None, engine: str = "datafusion",
-          access: Access | None = None) -> Answer:
-    """Runs ``sql`` for ``user`` (default: the login name) if their role may read every table it
-    names; audits it either way. Raises AccessDenied or QueryError with a message that names the
-    table or the problem (never a raw identity number)."""
-    access = access or load_access()
-    user = user or getpass.getuser()
-    role = access.role_of(user)
-    tables = tables_of(sql)
-    names = [f"{layer}.{name}" for layer, name in tables]
-    started = time.perf_counter()
+def audit_entries(settings: Settings) -> list[dict]:
+    """Every audit entry, oldest first. On the object store every version of every object is read,
+    and the user is the one the store wrote the object for (its key's prefix), not what it says."""
+    if settings.s3 is None:
+        from deltalake import DeltaTable
+
+        root, _ = storage.delta_rs_lake(settings)
+        try:
+            rows = DeltaTable(f"{root}/{AUDIT[0]}/{AUDIT[1]}").to_pyarrow_table().to_pylist()
+        except Exception:  # no query yet
+            return []
+        return sorted(rows, key=lambda row: row["queried_at"])
+    client = storage.s3_client(settings)
+    entries = []
+    for page in client.get_paginator("list_object_versions").paginate(Bucket=settings.s3.audit_bucket,
+                                                                      Prefix="queries/"):
+        for version in page.get("Versions", []):
+            got = client.get_object(Bucket=settings.s3.audit_bucket, Key=version["Key"],
+                                    VersionId=version["VersionId"])
+            entry = json.loads(got["Body"].read())
+            entry["user"] = version["Key"].split("/")[1]
+            entries.append(entry)
+    return sorted(entries, key=lambda entry: entry["queried_at"])
+
+
+def query(settings: Settings, sql: str, *, engine: str = "datafusion",
+          access: citylake_access.Access | None = None) -> Answer:
+    """Runs ``sql`` for whoever the settings' credentials prove, if it is one read-only query
+    whose tables their role reads; audits it either way. Raises AccessDenied or QueryError with a
+    message naming the table or the problem, never a number from the query."""
+    if engine not in readonly_sql.DIALECTS:
+        raise QueryError(f"no engine {engine!r} (one of {', '.join(readonly_sql.DIALECTS)})")
+    try:
+        caller = citylake_access.caller(settings, access)
+    except citylake_access.AccessError as error:
+        raise AccessDenied(str(error)) from None
+    if settings.s3 is None:
+        storage.make_private(settings)
+    query_id, started = uuid.uuid4().hex, time.perf_counter()
+    names: list[str] = []
 
     def record(status: str, rows: int | None = None, reason: str | None = None) -> None:
-        audit(settings, user=user, role=role, engine=engine, tables=names, rows=rows, status=status,
-              reason=reason, seconds=time.perf_counter() - started, sql=sql)
+        audit(settings, {
+            "query_id": query_id, "user": caller.user, "role": caller.role,
+            "queried_at": datetime.now(timezone.utc), "engine": engine, "tables": ",".join(names),
+            "rows": rows, "status": status, "reason": identity.mask_in_text(reason),
+            "seconds": round(time.perf_counter() - started, 3), "query": mask_query(sql)})
 
-    if not tables:
-        record("refused", reason="no table named as <layer>.<table>")
-        raise QueryError("name the tables as <layer>.<table>, e.g. theme.person_profile")
-    forbidden = [f"{layer}.{name}" for layer, name in tables if layer not in access.roles[role].layers]
-    if forbidden:
-        reason = f"role {role} may not read {', '.join(forbidden)} (allowed layers: " \
-                 f"{', '.join(access.roles[role].layers)})"
-        record("denied", reason=reason)
-        raise AccessDenied(f"{user}: {reason}")
     try:
-        run = _run_spark if engine == "spark" else _run_datafusion
-        table = run(settings, sql, tables)
+        checked = readonly_sql.check(sql, engine)
+    except readonly_sql.Refused as refusal:
+        record("refused", reason=str(refusal))
+        raise QueryError(f"refused: {refusal}") from None
+    names = [f"{layer}.{name}" for layer, name in checked.tables]
+    forbidden = [name for (layer, _), name in zip(checked.tables, names) if layer not in caller.layers]
+    if forbidden:
+        reason = f"role {caller.role} may not read {', '.join(forbidden)} (it reads: {', '.join(caller.layers)})"
+        record("denied", reason=reason)
+        raise AccessDenied(f"{caller.user}: {reason}")
+    try:
+        record("started")
+    except Exception as error:
+        raise QueryError(f"not run: the audit record could not be written ({type(error).__name__})") from None
+    try:
+        table = (_run_spark if engine == "spark" else _run_datafusion)(settings, checked)
     except QueryError as error:
         record("failed", reason=str(error))
         raise
+    except Exception as error:  # the engine's own message may quote the query's values
+        reason = f"the query failed: {identity.mask_in_text(str(error))[:2000]}"
+        record("failed", reason=reason)
+        raise QueryError(reason) from None
     record("ok", rows=table.num_rows)
-    return Answer(table, user, role, names, time.perf_counter() - started)
+    return Answer(table, caller.user, caller.role, names, time.perf_counter() - started)

@@ -6,6 +6,8 @@
     citylake quarantine list|export|replay ...
     citylake resolve --config resolution/person.yaml --input people.csv --output out/
     citylake sql "SELECT ... FROM theme.person_profile ..." [--format table|csv|parquet]
+    citylake audit                  (the query audit, for roles that read it)
+    citylake access provision|grant (accounts and policies on the object store)
     citylake airflow-env            (shell exports that point Airflow at this project)
 """
 
@@ -45,6 +47,7 @@ def generate(people: int, seed: int, run_date, night_number: int, progress: bool
     from citylake import contracts, departments_db, generator, storage
 
     settings = citylake_settings.load()
+    storage.make_private(settings)
     night = run_date.date()
     if progress is None:
         progress = sys.stderr.isatty()
@@ -211,7 +214,6 @@ def resolve_command(config_path: str, input_path: str, output_dir: Path, previou
 
 @main.command("sql")
 @click.argument("statement")
-@click.option("--user", default=None, help="who asks (default: the login name); access/roles.yaml gives the role")
 @click.option("--format", "output_format", type=click.Choice(["table", "csv", "parquet"]), default="table",
               show_default=True)
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -219,16 +221,20 @@ def resolve_command(config_path: str, input_path: str, output_dir: Path, previou
 @click.option("--engine", type=click.Choice(["datafusion", "spark"]), default="datafusion", show_default=True,
               help="datafusion: delta-rs, no JVM; spark: Spark SQL for heavy queries")
 @click.option("--max-rows", type=int, default=50, show_default=True, help="rows shown by --format table")
-def sql_command(statement: str, user: str | None, output_format: str, output: Path | None, engine: str,
-                max_rows: int) -> None:
-    """Answers SQL on the lake's tables (<layer>.<table>) for your role; every query is audited."""
+def sql_command(statement: str, output_format: str, output: Path | None, engine: str, max_rows: int) -> None:
+    """Answers one read-only SELECT on the lake's tables (<layer>.<table>) with your own
+    credentials (CITYLAKE_S3_ACCESS_KEY / _SECRET_KEY on the object store); every query is audited."""
     import pyarrow.csv as pa_csv
     import pyarrow.parquet as pq
 
     from citylake import analysts
 
+    settings = citylake_settings.load()
+    if settings.s3 is None:
+        click.echo("citylake sql: local single-user development mode: the lake folder's owner reads every "
+                   "layer (roles are enforced on the object store, CITYLAKE_ENV=s3)", err=True)
     try:
-        answer = analysts.query(citylake_settings.load(), statement, user=user, engine=engine)
+        answer = analysts.query(settings, statement, engine=engine)
     except (analysts.AccessDenied, analysts.QueryError) as error:
         raise click.ClickException(str(error)) from None
     if output_format == "parquet":
@@ -247,6 +253,68 @@ def sql_command(statement: str, user: str | None, output_format: str, output: Pa
         (output.write_text(text + "\n", encoding="utf-8") if output else click.echo(text))
     click.echo(f"{answer.table.num_rows} rows in {answer.seconds:.2f}s ({answer.role} {answer.user}; "
                f"{', '.join(answer.tables)})", err=True)
+
+
+@main.command("audit")
+@click.option("--user", "only_user", default=None, help="one account's queries")
+def audit_command(only_user: str | None) -> None:
+    """The query audit, oldest first: who (as the store proved it), when, status, tables, query."""
+    from citylake import analysts
+
+    try:
+        entries = analysts.audit_entries(citylake_settings.load())
+    except Exception as error:
+        raise click.ClickException(f"cannot read the audit ({type(error).__name__}): does your role read it?")
+    for entry in entries:
+        if only_user in (None, entry["user"]):
+            click.echo(f"{str(entry['queried_at'])[:19]}  {entry['user']:<20} {entry['role']:<9} {entry['status']:<8} "
+                       f"{entry['tables'] or '-':<32} {entry['query']}")
+
+
+@main.group("access")
+def access_group() -> None:
+    """Accounts and policies on the object store, from access/roles.yaml (needs its root keys)."""
+
+
+ROOT_USER = click.option("--root-user", envvar="MINIO_ROOT_USER", required=True,
+                         help="the object store's root account (env MINIO_ROOT_USER)")
+ROOT_PASSWORD = click.option("--root-password", envvar="MINIO_ROOT_PASSWORD", required=True,
+                             help="its secret (env MINIO_ROOT_PASSWORD; not on a command line)")
+
+
+@access_group.command("provision")
+@ROOT_USER
+@ROOT_PASSWORD
+@click.option("--credentials-dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="where each listed account's secret is kept (<user>.env, 0600)")
+def access_provision(root_user: str, root_password: str, credentials_dir: Path) -> None:
+    """Buckets, role policies and groups, and the accounts roles.yaml lists (idempotent)."""
+    from citylake import access
+
+    settings = citylake_settings.load()
+    if settings.s3 is None:
+        raise click.ClickException("provisioning needs the object store (CITYLAKE_ENV=s3)")
+    for user in access.provision(settings, root_user, root_password, credentials_dir):
+        click.echo(f"access: {user} provisioned", err=True)
+
+
+@access_group.command("grant")
+@click.argument("user")
+@click.argument("role")
+@ROOT_USER
+@ROOT_PASSWORD
+def access_grant(user: str, role: str, root_user: str, root_password: str) -> None:
+    """Creates the account USER in ROLE's group; prints its credentials once, as exports."""
+    from citylake import access
+
+    settings = citylake_settings.load()
+    if settings.s3 is None:
+        raise click.ClickException("granting needs the object store (CITYLAKE_ENV=s3)")
+    try:
+        secret = access.grant(settings, root_user, root_password, user, role)
+    except access.AccessError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"export CITYLAKE_S3_ACCESS_KEY={user}\nexport CITYLAKE_S3_SECRET_KEY={secret}")
 
 
 @main.command("airflow-env")

@@ -1,7 +1,11 @@
 """Base -> theme tables for analysts: joined, and masked by default.
 
-Analysts never see a raw identity number or a full name here: identity numbers keep the first 4
-and last 4 characters (4203**********1234), names keep the surname (张*, 欧阳*).
+Analysts never see an identity number or a full name here. A person carries a keyed pseudonym
+(``person_key``: HMAC-SHA256 of the number under the key engineers hold, identity.pseudonym), for
+joining tables, and of the number itself only its division (``identity_division``, the first six
+digits); names keep the surname (张*, 欧阳*). A person's age band is that of their birth year, so
+it tells no more than ``birth_year`` does: with the division, the birth year and the sex shown,
+at least 365 x 500 valid numbers fit every person (bench/masking.py counts them).
 """
 
 from __future__ import annotations
@@ -24,8 +28,14 @@ def division_name(code: Column) -> Column:
     return names[code]
 
 
-def enterprise_legal_representative(legal_entity: DataFrame, population: DataFrame) -> DataFrame:
-    """Each enterprise with its district and its legal representative, masked."""
+def identity_division(number: Column) -> Column:
+    """The division part (first six digits) of a valid identity number, else null."""
+    return F.when(identity.is_valid_col(number), F.substring(number, 1, 6))
+
+
+def enterprise_legal_representative(legal_entity: DataFrame, population: DataFrame, key: bytes) -> DataFrame:
+    """Each enterprise with its district and its legal representative, masked (``key``: the
+    pseudonyms' key)."""
     people = population.select(
         F.col("identity_number").alias("_representative_id"),
         F.col("division_code").alias("representative_division_code"),
@@ -41,8 +51,8 @@ def enterprise_legal_representative(legal_entity: DataFrame, population: DataFra
         "division_code",
         division_name(F.col("division_code")).alias("district"),
         mask_name_col(F.col("legal_representative_name")).alias("legal_representative_name"),
-        identity.mask_col(F.col("legal_representative_identity_number")).alias(
-            "legal_representative_identity_number"
+        identity.pseudonym_col(F.col("legal_representative_identity_number"), key).alias(
+            "legal_representative_person_key"
         ),
         F.col("_representative_id").isNotNull().alias("representative_in_population"),
         "representative_division_code",
@@ -65,13 +75,15 @@ def age_band(age: Column) -> Column:
     return band
 
 
-def person_profile(population: DataFrame, person_credit: DataFrame, night: str) -> DataFrame:
-    """One row per golden person, masked: district, sex, age band, alive, credit standing."""
+def person_profile(population: DataFrame, person_credit: DataFrame, night: str, key: bytes) -> DataFrame:
+    """One row per golden person, masked: pseudonym, district, sex, birth year and its age band,
+    alive, credit standing (``key``: the pseudonyms' key)."""
     credit = person_credit.select("person_id", "penalties", "dishonest_cases", "dishonest")
-    age = age_on(F.col("birth_date"), night)
+    age = F.lit(int(night[:4])) - F.year("birth_date")  # the age reached in the night's year
     return population.join(credit, "person_id", "left").select(
         "person_id",
-        identity.mask_col(F.col("identity_number")).alias("identity_number"),
+        identity.pseudonym_col(F.col("identity_number"), key).alias("person_key"),
+        identity_division(F.col("identity_number")).alias("identity_division"),
         mask_name_col(F.col("name")).alias("name"),
         "sex", F.year("birth_date").alias("birth_year"), age_band(age).alias("age_band"),
         "division_code", division_name(F.col("division_code")).alias("district"),
@@ -109,13 +121,14 @@ def district_population(population: DataFrame, night: str) -> DataFrame:
             .repartition(1).sortWithinPartitions("division_code", "sex", "age_band"))
 
 
-def joint_punishment_list(joint: DataFrame, legal_entity: DataFrame, population: DataFrame) -> DataFrame:
+def joint_punishment_list(joint: DataFrame, legal_entity: DataFrame, population: DataFrame,
+                          key: bytes) -> DataFrame:
     """The joint-punishment list for analysts: entities by credit code and name, persons masked."""
     entities = legal_entity.select("entity_id", "credit_code", "entity_name")
-    people = population.select("person_id", identity.mask_col(F.col("identity_number")).alias("identity_number"),
+    people = population.select("person_id", identity.pseudonym_col(F.col("identity_number"), key).alias("person_key"),
                                mask_name_col(F.col("name")).alias("name"))
     return (joint.join(entities, "entity_id", "left").join(people, "person_id", "left")
-            .select("list_kind", "credit_code", "entity_name", "person_id", "identity_number", "name", "cases",
+            .select("list_kind", "credit_code", "entity_name", "person_id", "person_key", "name", "cases",
                     "latest_published_date"))
 
 

@@ -6,8 +6,9 @@ expressions (built-in functions only, no Python UDF) for the jobs. Tests hold th
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
-
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the column functions import pyspark when called: citylake sql runs without it
@@ -56,6 +57,36 @@ def mask(number: str | None) -> str | None:
     if len(number) <= 8:
         return "*" * len(number)
     return number[:4] + "*" * (len(number) - 8) + number[-4:]
+
+
+# Six or more digits, however a person or a query splits them: spaces, hyphens, quotes, commas,
+# parentheses, `||` and `+` between the parts ('110105 1949...', '110105'||'19491231'||'002X',
+# concat('1101', '0519', ...)), and a trailing check character X.
+_SEPARATORS = r"[\s\-'\"|+,()]*"
+_NUMBER_LIKE = re.compile(rf"\d(?:{_SEPARATORS}\d){{5,}}(?:{_SEPARATORS}[Xx](?![A-Za-z0-9_]))?")
+
+
+def mask_in_text(text: str | None) -> str | None:
+    """Free text (a query, an error message) with the digits of every number-like run masked:
+    six or more digits counted across the separators above become ``*``, so no identity number
+    survives however it was typed; shorter numbers (years, limits, counts) stay."""
+    if text is None:
+        return None
+    return _NUMBER_LIKE.sub(lambda m: re.sub(r"[0-9Xx]", "*", m.group(0)), text)
+
+
+PSEUDONYM_LENGTH = 24
+_PSEUDONYM_LETTERS = str.maketrans("0123456789", "ghijklmnop")  # hex without digits: no number-like text
+
+
+def pseudonym(number: str | None, key: bytes) -> str | None:
+    """The keyed pseudonym of an identity number: HMAC-SHA256 under ``key``, 24 hex characters
+    spelt with letters only (0-9 as g-p). Equal numbers give equal pseudonyms, so analysts join on
+    it; without the key it cannot be computed from a candidate number."""
+    if number is None:
+        return None
+    digest = hmac.new(key, number.encode("utf-8"), hashlib.sha256).hexdigest()
+    return digest[:PSEUDONYM_LENGTH].translate(_PSEUDONYM_LETTERS)
 
 
 # --- Spark column expressions -------------------------------------------------------------
@@ -132,3 +163,15 @@ def mask_col(number: Column) -> Column:
             F.substring(number, -4, 4),
         ),
     ).otherwise(F.repeat(F.lit("*"), length))
+
+
+def pseudonym_col(number: Column, key: bytes) -> Column:
+    """Spark twin of :func:`pseudonym`: HMAC-SHA256 of built-in sha2 over the key's pads (RFC 2104)."""
+    from pyspark.sql import functions as F
+
+    block = hashlib.sha256(key).digest() if len(key) > 64 else key
+    block = block.ljust(64, b"\0")
+    inner = F.unhex(F.sha2(F.concat(F.lit(bytes(b ^ 0x36 for b in block)), F.encode(number, "UTF-8")), 256))
+    outer = F.sha2(F.concat(F.lit(bytes(b ^ 0x5C for b in block)), inner), 256)
+    return F.when(number.isNotNull(),
+                  F.translate(F.substring(outer, 1, PSEUDONYM_LENGTH), "0123456789", "ghijklmnop"))

@@ -8,6 +8,7 @@ import logging
 from pyspark.sql import SparkSession
 
 from citylake import spark as citylake_spark
+from citylake import storage
 from citylake.settings import Settings, load
 
 
@@ -29,4 +30,5 @@ def start(app: str) -> tuple[Settings, SparkSession]:
     """Logging, the settings chosen by CITYLAKE_ENV, and the Spark session."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = load()
+    storage.make_private(settings)
     return settings, citylake_spark.session(app, settings)

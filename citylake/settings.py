@@ -12,6 +12,11 @@ from the PostgreSQL server named by CITYLAKE_DEPARTMENTS_DB_HOST (127.0.0.1), _P
 _NAME (departments), _USER (citylake) and _PASSWORD (citylake): the defaults are the local server
 that `infra/postgres.sh start` runs.
 
+Privacy: CITYLAKE_PSEUDONYM_KEY_FILE (data/keys/pseudonym.key) holds the key of the analysts'
+keyed pseudonyms of identity numbers (citylake/curated.py); made on first use, readable by its
+owner only. On the object store every query is audited in the bucket CITYLAKE_S3_AUDIT_BUCKET
+(<bucket>-audit, object-locked: citylake/access.py).
+
 Operations: CITYLAKE_AUDIT_DAYS (30) is the audit window, how far back every Delta table stays
 readable by time travel (VACUUM keeps it, citylake/maintenance.py); CITYLAKE_ALERT_WEBHOOK, when
 set, receives a JSON alert for every failed task (citylake/alerts.py).
@@ -38,6 +43,7 @@ class S3Settings:
     secret_key: str
     bucket: str
     region: str = "us-east-1"
+    audit_bucket: str = ""  # where every query is recorded (write-once, object-locked)
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,7 @@ class Settings:
     departments_db: DepartmentsDb = DepartmentsDb()
     audit_days: int = 30  # time travel kept this many days back (VACUUM retention)
     alert_webhook: str | None = field(default=None, repr=False)  # its URL may carry a token
+    pseudonym_key_file: Path | None = None  # default: data_dir/keys/pseudonym.key
 
     @property
     def incoming_dir(self) -> Path:
@@ -111,6 +118,11 @@ class Settings:
     def reports_dir(self) -> Path:
         """Quality results, Data Docs and nightly summaries."""
         return self.data_dir / "reports"
+
+    @property
+    def pseudonym_key_path(self) -> Path:
+        """The key of the analysts' pseudonyms (engineers and the pipeline hold it)."""
+        return self.pseudonym_key_file or self.data_dir / "keys" / "pseudonym.key"
 
     def table_path(self, layer: str, name: str) -> str:
         return f"{self.lake_root.rstrip('/')}/{layer}/{name}"
@@ -132,6 +144,8 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         "departments_db": _departments_db(environ),
         "audit_days": _audit_days(environ),
         "alert_webhook": environ.get("CITYLAKE_ALERT_WEBHOOK") or None,
+        "pseudonym_key_file": (Path(environ["CITYLAKE_PSEUDONYM_KEY_FILE"]).resolve()
+                               if environ.get("CITYLAKE_PSEUDONYM_KEY_FILE") else None),
     }
 
     if env == "local":
@@ -147,12 +161,14 @@ def load(environ: dict[str, str] | None = None) -> Settings:
     ]
     if missing:
         raise SettingsError(f"CITYLAKE_ENV={env} needs {', '.join(missing)} in the environment")
+    bucket = environ.get("CITYLAKE_S3_BUCKET", "citylake")
     s3 = S3Settings(
         endpoint=environ["CITYLAKE_S3_ENDPOINT"],
         access_key=environ["CITYLAKE_S3_ACCESS_KEY"],
         secret_key=environ["CITYLAKE_S3_SECRET_KEY"],
-        bucket=environ.get("CITYLAKE_S3_BUCKET", "citylake"),
+        bucket=bucket,
         region=environ.get("CITYLAKE_S3_REGION", "us-east-1"),
+        audit_bucket=environ.get("CITYLAKE_S3_AUDIT_BUCKET", f"{bucket}-audit"),
     )
     lake_root = environ.get("CITYLAKE_LAKE_ROOT", f"s3a://{s3.bucket}/lake")
     return Settings(env, data_dir, lake_root, master, ivy_dir, s3, **jvm)

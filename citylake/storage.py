@@ -6,6 +6,8 @@ under s3a://<bucket>/lake/; boto3 manages the bucket and the objects.
 
 from __future__ import annotations
 
+import os
+import secrets
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -17,6 +19,35 @@ from citylake.settings import Settings
 
 class MissingExtract(FileNotFoundError):
     pass
+
+
+def make_private(settings: Settings) -> None:
+    """The data folder (drop folder, local lake, reports, keys) and a local lake root elsewhere
+    made, or narrowed, to their owner only (0700): no other account of the machine reads an
+    extract or a table, whatever mode the files inside were written with."""
+    folders = [settings.data_dir]
+    if "://" not in settings.lake_root:
+        folders.append(Path(settings.lake_root))
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+        if folder.stat().st_mode & 0o077:
+            folder.chmod(0o700)
+
+
+def pseudonym_key(settings: Settings) -> bytes:
+    """The key of the analysts' pseudonyms (settings.pseudonym_key_path): made on first use, 32
+    random bytes, readable by its owner only (0600 in a 0700 folder)."""
+    path = settings.pseudonym_key_path
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.chmod(0o700)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # made meanwhile by another job
+            return bytes.fromhex(path.read_text(encoding="ascii").strip())
+        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+            handle.write(secrets.token_hex(32))
+    return bytes.fromhex(path.read_text(encoding="ascii").strip())
 
 
 def incoming_root(settings: Settings) -> str:

@@ -21,6 +21,7 @@ COMPOSE_MODULE=github.com/docker/compose/v5        # the `docker compose` plugin
 COMPOSE_VERSION=v5.6.0                             # the newest buildable with Go 1.26.8 (v5.7.0 wants 1.26.10)
 started=$(date +%s)
 mkdir -p "$CACHE/bin" data
+chmod 700 data  # extracts, the local lake and keys: the owner's only
 
 # 1. Python environment -----------------------------------------------------------------------
 want=$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)

@@ -14,7 +14,8 @@ theme/joint_punishment_list            dishonest entities, their representatives
                                        persons (persons masked)
 theme/data_quality                     per source and night: rows read, landed, quarantined per
                                        stage, and the gate's status
-(citylake/curated.py). Identity numbers show as 4203**********1234 and names as 张*.
+(citylake/curated.py). A person shows as a keyed pseudonym (person_key) and the division of their
+identity number, a name as 张*.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import sys
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from citylake import curated, job, lake
+from citylake import curated, job, lake, storage
 from citylake.settings import Settings
 
 log = logging.getLogger("citylake.build_curated")
@@ -48,10 +49,11 @@ def themes(spark: SparkSession, settings: Settings, run_date: str) -> dict[str, 
         return lake.read(spark, lake.path(settings, lake.BASE, name))
 
     population, legal_entity = base("population"), base("legal_entity")
+    key = storage.pseudonym_key(settings)
     ops = lake.path(settings, *lake.QUARANTINE)
     quarantine = lake.read(spark, ops) if lake.exists(spark, ops) else spark.createDataFrame([], lake.QUARANTINE_SCHEMA)
     built = {
-        "enterprise_legal_representative": curated.enterprise_legal_representative(legal_entity, population),
+        "enterprise_legal_representative": curated.enterprise_legal_representative(legal_entity, population, key),
         "district_population": curated.district_population(population, run_date),
         "data_quality": curated.data_quality(lake.read(spark, lake.path(settings, *lake.LANDING_LEDGER)),
                                              quarantine, _gates(spark, settings)),
@@ -59,9 +61,9 @@ def themes(spark: SparkSession, settings: Settings, run_date: str) -> dict[str, 
     if lake.exists(spark, lake.path(settings, lake.BASE, "credit")):
         joint = base("joint_punishment")
         built |= {
-            "person_profile": curated.person_profile(population, base("credit_profile_person"), run_date),
+            "person_profile": curated.person_profile(population, base("credit_profile_person"), run_date, key),
             "entity_credit_profile": curated.entity_credit_profile(legal_entity, base("credit_profile_entity"), joint),
-            "joint_punishment_list": curated.joint_punishment_list(joint, legal_entity, population),
+            "joint_punishment_list": curated.joint_punishment_list(joint, legal_entity, population, key),
         }
     return built
 

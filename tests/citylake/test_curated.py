@@ -1,8 +1,10 @@
 import pytest
 
+from citylake import identity
 from citylake.curated import enterprise_legal_representative
 
 pytestmark = pytest.mark.spark
+KEY = bytes.fromhex("6b" * 32)
 
 
 def test_enterprises_get_district_and_masked_representative(spark):
@@ -15,11 +17,12 @@ def test_enterprises_get_district_and_masked_representative(spark):
         "legal_representative_name string, legal_representative_identity_number string",
     )
     population = spark.createDataFrame([("11010519491231002X", "420303")], "identity_number string, division_code string")
-    rows = {r.credit_code: r for r in enterprise_legal_representative(legal_entity, population).collect()}
+    rows = {r.credit_code: r for r in enterprise_legal_representative(legal_entity, population, KEY).collect()}
     first, second = rows["91320621MA1MRHG205"], rows["91350100M000100Y43"]
     assert first.district == "茅箭区" and second.district == "京山县"
     assert first.legal_representative_name == "欧阳**"
-    assert first.legal_representative_identity_number == "1101**********002X"
+    assert first.legal_representative_person_key == identity.pseudonym("11010519491231002X", KEY)
+    assert "legal_representative_identity_number" not in rows["91320621MA1MRHG205"].asDict()
     assert first.representative_in_population and first.representative_division_code == "420303"
     assert not second.representative_in_population and second.representative_division_code is None
 
@@ -40,9 +43,15 @@ def test_person_profiles_are_masked_and_carry_their_credit(spark):
 
     credit = spark.createDataFrame([("P1", 2, 1, True)],
                                    "person_id string, penalties int, dishonest_cases int, dishonest boolean")
-    rows = {r.person_id: r for r in person_profile(_population(spark), credit, "2026-11-23").collect()}
-    assert (rows["P1"].identity_number, rows["P1"].name) == ("1101**********002X", "欧阳**")
+    rows = {r.person_id: r for r in person_profile(_population(spark), credit, "2026-11-23", KEY).collect()}
+    assert (rows["P1"].person_key, rows["P1"].identity_division, rows["P1"].name) == (
+        identity.pseudonym("11010519491231002X", KEY),
+        "110105", "欧阳**")
+    assert "identity_number" not in rows["P1"].asDict()
+    assert rows["P2"].person_key is None and rows["P2"].identity_division is None
     assert (rows["P1"].age_band, rows["P1"].birth_year, rows["P1"].dishonest) == ("75+", 1949, True)
+    # the age band is the birth year's: born 1990-01-01 or 1990-12-31, 36 in 2026's
+    assert rows["P3"].age_band == "30-44"
     assert (rows["P2"].age_band, rows["P2"].penalties, rows["P2"].dishonest) == ("0-14", 0, False)
     assert rows["P1"].district == "茅箭区"
 
@@ -74,10 +83,10 @@ def test_entity_credit_profiles_and_the_joint_punishment_list(spark):
     (row,) = entity_credit_profile(legal_entity, profiles, joint).collect()  # E2 has no credit code
     assert (row.credit_code, row.penalties, row.on_joint_punishment_list) == ("91320621MA1MRHG205", 2, True)
     assert row.legal_representative_name == "欧阳**" and row.district == "茅箭区"
-    listed = {r.list_kind: r for r in joint_punishment_list(joint, legal_entity, _population(spark)).collect()}
+    listed = {r.list_kind: r for r in joint_punishment_list(joint, legal_entity, _population(spark), KEY).collect()}
     assert listed["dishonest_entity"].credit_code == "91320621MA1MRHG205"
-    assert (listed["legal_representative"].identity_number, listed["legal_representative"].name) == (
-        "1101**********002X", "欧阳**")
+    assert (listed["legal_representative"].person_key, listed["legal_representative"].name) == (
+        identity.pseudonym("11010519491231002X", KEY), "欧阳**")
 
 
 def test_data_quality_per_source_and_night(spark):

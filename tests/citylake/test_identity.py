@@ -88,3 +88,44 @@ def test_birth_date_plausibility(spark):
     frame = spark.createDataFrame([(n,) for n in numbers], "n string")
     rows = frame.select(identity.birth_date_plausible_col(F.col("n"), F.lit("2026-11-23").cast("date")).alias("ok")).collect()
     assert [r.ok for r in rows] == [True, False, False, False]  # 1949 yes; 1899, 2099, month 13 no
+
+
+# RFC 4231 test case 2: HMAC-SHA256("Jefe", "what do ya want for nothing?")
+RFC_4231_KEY, RFC_4231_DATA = b"Jefe", "what do ya want for nothing?"
+RFC_4231_HMAC = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+
+
+def test_the_pseudonym_is_the_rfc_4231_hmac_spelt_in_letters():
+    expected = RFC_4231_HMAC[:24].translate(str.maketrans("0123456789", "ghijklmnop"))
+    assert identity.pseudonym(RFC_4231_DATA, RFC_4231_KEY) == expected == "lbdcchkmbfmgnlkemagkikim"
+    assert identity.pseudonym(RFC_4231_DATA, b"another key") != expected
+    assert identity.pseudonym(None, RFC_4231_KEY) is None
+
+
+def test_the_spark_pseudonym_agrees_with_python(spark):
+    long_key = bytes(range(100))  # longer than SHA-256's block: hashed first, as RFC 2104 says
+    rows = [(RFC_4231_DATA,), (WORKED_EXAMPLES[0],), ("张三",), (None,)]
+    frame = spark.createDataFrame(rows, "value string")
+    for key in (RFC_4231_KEY, long_key):
+        got = [r.p for r in frame.select(identity.pseudonym_col(F.col("value"), key).alias("p")).collect()]
+        assert got == [identity.pseudonym(value, key) for (value,) in rows]
+
+
+@pytest.mark.parametrize("text", [
+    "WHERE n = '11010519491231002X'",
+    "WHERE n = '110105 19491231 002X'",
+    "WHERE n = '110105-19491231-002x'",
+    "WHERE n = '1101' || '0519' || '4912' || '3100' || '2X'",
+    "WHERE n = concat('110105', '1949', '1231', '002', 'X')",
+    "WHERE n = 110105194912310020",
+    "error: [CAST_INVALID_INPUT] The value '110105 1949 1231 002X' of the type STRING",
+])
+def test_no_digit_of_an_identity_number_survives_in_text_however_written(text):
+    masked = identity.mask_in_text(text)
+    assert not any(digit in masked for digit in "0123456789"), masked
+    assert "X'" not in masked.upper() and masked.count("*") >= 18
+
+
+def test_short_numbers_stay_in_text():
+    assert identity.mask_in_text("WHERE birth_year = 1980 AND sex = '1' LIMIT 10") == \
+        "WHERE birth_year = 1980 AND sex = '1' LIMIT 10"
