@@ -75,6 +75,20 @@ def mask_in_text(text: str | None) -> str | None:
     return _NUMBER_LIKE.sub(lambda m: re.sub(r"[0-9Xx]", "*", m.group(0)), text)
 
 
+# an identity number as a department may type it where a name belongs (a header cell, a JSON
+# key): 15 or more digits, ASCII or full-width, with at most one space, dash, dot or underscore
+# between two of them, and perhaps a check character X
+_IDENTITY_LIKE = re.compile(r"[0-9０-９](?:[\s\-_.]?[0-9０-９]){14,}(?:[\s\-_.]?[XxＸｘ])?")
+
+
+def mask_identity_numbers(text: str | None) -> str | None:
+    """Text that names things (a column, a file, a reason) with every identity-number-like run
+    (15 or more digits, see above) masked as ``*``; dates, line numbers and counts stay."""
+    if text is None:
+        return None
+    return _IDENTITY_LIKE.sub(lambda m: "*" * len(m.group(0)), text)
+
+
 PSEUDONYM_LENGTH = 24
 _PSEUDONYM_LETTERS = str.maketrans("0123456789", "ghijklmnop")  # hex without digits: no number-like text
 

@@ -64,13 +64,15 @@ LEDGER_SCHEMA = StructType(
         StructField("batch_id", StringType(), False),
         StructField("run_id", StringType(), True),
         StructField("file", StringType(), True),
-        StructField("status", StringType(), False),  # landed | rejected
+        StructField("status", StringType(), False),  # rejected | landed | failed | published (citylake/ledger.py)
         StructField("reason", StringType(), True),
         StructField("rows_read", LongType(), False),
         StructField("rows_landed", LongType(), False),
         StructField("rows_quarantined", LongType(), False),
         StructField("new_columns", StringType(), True),
         StructField("recorded_at", TimestampType(), False),
+        StructField("rows_published", LongType(), True),  # once standardised
+        StructField("rows_duplicated", LongType(), True),  # rows of a key delivered again (contract duplicates)
     ]
 )
 
@@ -328,6 +330,19 @@ def tagged_version(spark: SparkSession, table_path: str, tag: dict[str, str], hi
 def read(spark: SparkSession, table_path: str, version: int | None = None) -> DataFrame:
     reader = spark.read.format("delta")
     return (reader if version is None else reader.option("versionAsOf", version)).load(table_path)
+
+
+def withdraw_standardised(spark: SparkSession, settings: Settings, source: str, batch: str) -> None:
+    """Removes a batch from standard/<source> and its standardise-stage quarantine (a batch
+    landed again, or one that failed its gate): no table holds rows of the batch that its ledger
+    row does not account for."""
+    literal = sql_literal(batch)
+    target = path(settings, STANDARD, source)
+    if exists(spark, target):
+        spark.sql(f"DELETE FROM delta.`{target}` WHERE _batch_id = {literal}")
+    quarantine = path(settings, *QUARANTINE)
+    if exists(spark, quarantine):
+        spark.sql(f"DELETE FROM delta.`{quarantine}` WHERE batch_id = {literal} AND stage = 'standardise'")
 
 
 def sql_literal(value: str) -> str:

@@ -48,6 +48,7 @@ import io
 import logging
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from decimal import Decimal
 from typing import Callable, Iterable, Iterator
 
@@ -56,15 +57,16 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import IntegerType, LongType, StringType, StructField, StructType
 
-from citylake import storage
-from citylake.contracts import Contract, JdbcTable
+from citylake import identity, storage
+from citylake.contracts import Contract, ContractError, JdbcTable
 from citylake.settings import Settings
 
 log = logging.getLogger("citylake.landing")
 
 MAX_FIELD_CHARS = 4000
 ENCODING, COLUMNS, OVERSIZED, PARSE = "LAND-ENCODING", "LAND-COLUMNS", "LAND-OVERSIZED", "LAND-PARSE"
-RULES = (ENCODING, COLUMNS, OVERSIZED, PARSE)
+SHEET = "LAND-SHEET"  # a workbook's row on a sheet whose header is not the batch's
+RULES = (ENCODING, COLUMNS, OVERSIZED, PARSE, SHEET)
 LANDED, BLANK = "landed", "blank"  # the other outcomes of a line
 
 # A batch whose lines mostly do not decode was declared in the wrong encoding: damaged lines are
@@ -91,7 +93,11 @@ QUARANTINED_SCHEMA = StructType(
 
 
 class LandingRejected(ValueError):
-    """The whole batch is refused; the message names the file and the reason."""
+    """The whole batch is refused; the message names the file and the reason, with any
+    identity-number-like run in it (a header cell, a key) masked."""
+
+    def __init__(self, message: object) -> None:
+        super().__init__(identity.mask_identity_numbers(str(message)))
 
 
 @dataclass
@@ -133,9 +139,15 @@ def read_extract(spark: SparkSession, settings: Settings, contract: Contract, ru
     Raises storage.MissingExtract when the extract was never delivered, LandingRejected when the
     batch cannot be read at all.
     """
-    location = contract.location_for(storage.incoming_root(settings), run_date)
+    incoming = storage.incoming_root(settings)
+    try:
+        location = contract.location_for(incoming, run_date)
+    except ContractError as error:
+        raise LandingRejected(str(error)) from None
     if contract.format == "jdbc":
         return read_exchange_table(spark, settings, contract, run_date, limit)
+    if not location.startswith("s3://"):
+        refuse_links(incoming, location)
     delivery = inspect_delivery(spark, location)
     if contract.format == "xlsx":
         return read_workbook(spark, delivery, contract, limit)
@@ -163,6 +175,29 @@ class Delivery:
     def whole(self) -> bool:
         """Whether head holds the whole (decompressed) file."""
         return len(self.head) < HEADER_MAX_BYTES
+
+
+def refuse_links(incoming: str, location: str) -> None:
+    """A local delivery must be a regular file reached from the drop folder through real
+    folders: a symbolic link (the file or any folder on its way) could point anywhere."""
+    import os
+    import stat
+
+    root = os.path.abspath(incoming)
+    current = root
+    for part in os.path.relpath(os.path.abspath(location), root).split(os.sep):
+        current = os.path.join(current, part)
+        try:
+            mode = os.lstat(current).st_mode
+        except FileNotFoundError:
+            raise storage.MissingExtract(f"{location}: extract not delivered") from None
+        if stat.S_ISLNK(mode):
+            raise LandingRejected(f"{location}: {os.path.relpath(current, root)} in the drop folder is a "
+                                  "symbolic link; deliveries must be regular files")
+    if not stat.S_ISREG(os.lstat(location).st_mode):
+        raise LandingRejected(f"{location}: not a regular file")
+    if os.path.commonpath([os.path.realpath(location), os.path.realpath(root)]) != os.path.realpath(root):
+        raise LandingRejected(f"{location}: resolves outside the drop folder")
 
 
 def spark_path(location: str) -> str:
@@ -274,6 +309,13 @@ def wrong_encoding(file: str, declared: str, detected: str) -> LandingRejected:
 # --- header and columns --------------------------------------------------------------------------
 
 
+def contract_spelling(columns: list[str], contract: Contract) -> list[str]:
+    """Column names as the contract spells them: a delivered name that differs from a contract
+    column only in letter case is that column (Spark and Delta match names ignoring case)."""
+    spelled = {column.source.lower(): column.source for column in contract.columns}
+    return [spelled.get(name.lower(), name) for name in columns]
+
+
 def check_columns(file: str, columns: list[str], required: Iterable[str]) -> None:
     """Rejects a batch whose columns cannot be landed as they are."""
     unnamed = [str(position) for position, name in enumerate(columns, start=1) if not name]
@@ -306,7 +348,7 @@ def csv_header(delivery: Delivery, contract: Contract) -> list[str]:
             raise wrong_encoding(file, encoding, detected) from None
         raise LandingRejected(f"{file}: header line is not {encoding} (byte {error.start}); is "
                               "the declared encoding right?") from None
-    columns = [name.strip() for name in next(csv.reader([text]), [])]
+    columns = contract_spelling([name.strip() for name in next(csv.reader([text]), [])], contract)
     try:
         check_columns(file, columns, contract.required_columns)
     except LandingRejected:
@@ -315,8 +357,9 @@ def csv_header(delivery: Delivery, contract: Contract) -> list[str]:
         detected = detected_encoding(delivery.head[:SAMPLE_BYTES], encoding, header)
         if detected:
             in_detected = header.decode(detected).lstrip("\ufeff")
-            names = [name.strip() for name in next(csv.reader([in_detected]), [])]
-            if all(name in names for name in contract.required_columns):
+            names = contract_spelling([name.strip() for name in next(csv.reader([in_detected]), [])], contract)
+            # a header that reads the same in both (GBK is a part of GB18030) is not the encoding's fault
+            if names != columns and all(name in names for name in contract.required_columns):
                 raise wrong_encoding(file, encoding, detected) from None
         raise
     return columns
@@ -334,10 +377,21 @@ def _decoded(charset: str) -> Column:
     return F.decode(F.col("_bytes"), charset)
 
 
+def _other_encoding(charset: str) -> Column:
+    """A line of a non-UTF-8 extract (GBK, GB18030...) whose bytes are UTF-8 text beyond ASCII:
+    a line pasted in from another system. It would decode, as mojibake (王伟 as 鐜嬩紵), so it
+    is told apart by its bytes: Chinese text in GBK is almost never valid UTF-8."""
+    if charset == "UTF-8":
+        return F.lit(False)
+    as_utf8 = F.decode(F.col("_bytes"), "UTF-8")
+    return (F.length(as_utf8) < F.octet_length(F.col("_bytes"))) & (F.instr(as_utf8, "\ufffd") == 0)
+
+
 def _undecodable_reason(text: Column, encoding: str, charset: str) -> Column:
     prefix = F.substring(text, F.lit(1), F.instr(text, "\ufffd") - 1)
-    return F.format_string(f"undecodable bytes for {encoding} at byte %d",
-                           F.octet_length(F.encode(prefix, charset)))
+    return F.when(F.col("_utf8"), F.lit(f"line is UTF-8, not the declared {encoding} (mixed encodings)")
+                  ).otherwise(F.format_string(f"undecodable bytes for {encoding} at byte %d",
+                                              F.octet_length(F.encode(prefix, charset))))
 
 
 def _oversized_reason(names: Column) -> Column:
@@ -367,11 +421,11 @@ def classify_delimited(lines: DataFrame, field_count: int, encoding: str,
     schema = ", ".join(f"f{position} STRING" for position in range(field_count)) + ", _corrupt STRING"
     options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": "_corrupt", "escape": '"'}
     decoded = lines.select("_split", "_row", F.octet_length("_bytes").alias("_size"),
-                           _decoded(charset).alias("_text"))
+                           _decoded(charset).alias("_text"), _other_encoding(charset).alias("_utf8"))
     text = F.col("_text")
-    split = decoded.select("_split", "_row", "_size", "_text", F.split(text, ",", -1).alias("_pieces"))
+    split = decoded.select("_split", "_row", "_size", "_text", "_utf8", F.split(text, ",", -1).alias("_pieces"))
     parsed = split.select(
-        "_split", "_row", "_size", "_text", "_pieces",
+        "_split", "_row", "_size", "_text", "_utf8", "_pieces",
         # the CSV parser fails the job (quoting the line) past 20480 fields: such a line has the
         # wrong number of fields anyway
         F.when((F.instr(text, '"') > 0) & (F.size("_pieces") <= CSV_PARSER_MAX_FIELDS),
@@ -382,22 +436,25 @@ def classify_delimited(lines: DataFrame, field_count: int, encoding: str,
         F.coalesce(F.when(plain, F.get(pieces, position)).otherwise(quoted[f"f{position}"]), F.lit(""))
         for position in range(field_count)
     ]
-    wrong_count = F.when(plain, F.size(pieces) != field_count).otherwise(quoted["_corrupt"].isNotNull())
+    # an odd number of quote characters leaves a field open: the parser would read it to the end
+    # of the line, but it is no RFC 4180 record (quoted_records joins those whose field closes later)
+    open_quote = (F.length(text) - F.length(F.replace(text, F.lit('"'), F.lit("")))) % 2 == 1
+    wrong_count = F.when(plain, F.size(pieces) != field_count).otherwise(quoted["_corrupt"].isNotNull() | open_quote)
     # the fields as one array, computed once: the optimizer would otherwise copy each field's
     # expression into every check on it, and a wide extract's plan grows until the driver's heap
     # runs out canonicalising it
-    fielded = parsed.select("_split", "_row", "_size", "_text", F.array(*fields).alias("_fields"),
+    fielded = parsed.select("_split", "_row", "_size", "_text", "_utf8", F.array(*fields).alias("_fields"),
                             wrong_count.alias("_wrong_count"))
     # a field can only be too long on a line with more bytes than MAX_FIELD_CHARS characters
     oversized = (F.col("_size") > MAX_FIELD_CHARS) & F.exists("_fields", lambda value: F.length(value) > MAX_FIELD_CHARS)
     outcome = _first_outcome(
         (F.length(F.btrim(text, F.lit(_BLANK_CHARACTERS))) == 0, BLANK),
-        (F.instr(text, "\ufffd") > 0, ENCODING),
+        ((F.instr(text, "\ufffd") > 0) | F.col("_utf8"), ENCODING),
         (F.col("_wrong_count"), COLUMNS),
         (oversized, OVERSIZED),
     )
     classified = fielded.select(
-        "_split", "_row", "_text", outcome.alias("_outcome"),
+        "_split", "_row", "_text", "_utf8", outcome.alias("_outcome"), open_quote.alias("_open"),
         *[F.col("_fields")[position].alias(f"f{position}") for position in range(field_count)],
     )
     found = F.size(F.split(F.regexp_replace(text, _QUOTED_FIELD, ""), ",", -1))
@@ -408,7 +465,7 @@ def classify_delimited(lines: DataFrame, field_count: int, encoding: str,
     oversized_names = F.concat_ws(", ", *[F.when(F.length(F.col(f"f{position}")) > MAX_FIELD_CHARS,
                                                  F.lit(name)) for position, name in enumerate(names)])
     return classified.select(
-        "_split", "_row", "_outcome",
+        "_split", "_row", "_outcome", "_open",
         F.when(F.col("_outcome") == ENCODING, _undecodable_reason(text, encoding, charset))
         .when(F.col("_outcome") == COLUMNS, columns_reason)
         .when(F.col("_outcome") == OVERSIZED, _oversized_reason(oversized_names))
@@ -422,27 +479,34 @@ def classify_json_lines(lines: DataFrame, encoding: str) -> DataFrame:
     """Lines (``_split, _row, _bytes``) -> their outcome, reason, raw text and ``_record`` (a
     map of the line's keys to their values as text)."""
     charset = java_charset(encoding)
-    decoded = lines.select("_split", "_row", _decoded(charset).alias("_text"))
+    decoded = lines.select("_split", "_row", _decoded(charset).alias("_text"), _other_encoding(charset).alias("_utf8"))
     text = F.col("_text")
     without_mark = F.when(text.startswith("\ufeff"), F.substring(text, 2, 1 << 30)).otherwise(text)
     parsed = decoded.select(
-        "_split", "_row", "_text",
+        "_split", "_row", "_text", "_utf8",
         F.from_json(without_mark, "MAP<STRING,STRING>").alias("_record"),
     )
     record = F.col("_record")
     too_long = F.map_filter(record, lambda key, value: F.length(value) > MAX_FIELD_CHARS)
+    # from_json keeps every key of an object, a key given twice too (and F.col()[key] would read
+    # the first): keys are matched ignoring case, so one given twice in any spelling is refused
+    keys = F.map_keys(record)
+    key_twice = F.size(F.array_distinct(F.transform(keys, F.lower))) < F.size(keys)
+    not_object = record.isNull() | ~F.rtrim(text, F.lit(_BLANK_CHARACTERS)).endswith("}")
     outcome = _first_outcome(
         (F.length(F.btrim(text, F.lit(_BLANK_CHARACTERS))) == 0, BLANK),
-        (F.instr(text, "\ufffd") > 0, ENCODING),
+        ((F.instr(text, "\ufffd") > 0) | F.col("_utf8"), ENCODING),
         # from_json reads the first value and ignores what follows: a line is one object
-        (record.isNull() | ~F.rtrim(text, F.lit(_BLANK_CHARACTERS)).endswith("}"), PARSE),
+        (not_object | key_twice, PARSE),
         (F.size(too_long) > 0, OVERSIZED),
     )
-    classified = parsed.select("_split", "_row", "_text", "_record", outcome.alias("_outcome"))
+    classified = parsed.select("_split", "_row", "_text", "_utf8", "_record", outcome.alias("_outcome"),
+                               not_object.alias("_not_object"))
     return classified.select(
         "_split", "_row", "_outcome",
         F.when(F.col("_outcome") == ENCODING, _undecodable_reason(text, encoding, charset))
-        .when(F.col("_outcome") == PARSE, F.lit("not a JSON object"))
+        .when((F.col("_outcome") == PARSE) & F.col("_not_object"), F.lit("not a JSON object"))
+        .when(F.col("_outcome") == PARSE, F.lit("a key given twice (keys match ignoring letter case)"))
         .when(F.col("_outcome") == OVERSIZED,
               _oversized_reason(F.array_join(F.array_sort(F.map_keys(too_long)), ", ")))
         .alias("_reason"),
@@ -492,6 +556,7 @@ class Tally:
     lines: int  # every line, header and blank lines included
     outcomes: dict[str, int]  # per outcome, header excluded
     keys: frozenset[str] = frozenset()  # JSON Lines: the keys of the landed records
+    open_quotes: int = 0  # CSV: lines with an odd number of quote characters
 
     @property
     def rows_read(self) -> int:
@@ -517,9 +582,12 @@ def tally(classified: DataFrame, header_lines: int, keys: Column | None = None) 
     ]
     if keys is not None:
         aggregates.append(F.collect_set(keys).alias("keys"))
+    if "_open" in classified.columns:
+        aggregates.append(F.count_if("_open").alias("open_quotes"))
     per_split = sorted(classified.groupBy("_split").agg(*aggregates).collect(), key=lambda row: row._split)
-    splits, before, counts, seen = [], 0, dict.fromkeys(outcomes, 0), set()
+    splits, before, counts, seen, opened = [], 0, dict.fromkeys(outcomes, 0), set(), 0
     for row in per_split:
+        opened += row["open_quotes"] if "_open" in classified.columns else 0
         splits.append((row._split, row.first_row, before))
         before += row.lines
         for outcome in outcomes:
@@ -528,7 +596,7 @@ def tally(classified: DataFrame, header_lines: int, keys: Column | None = None) 
             seen.update(key for key_set in row["keys"] for key in key_set)
     if header_lines and per_split:
         counts[per_split[0].first_outcome] -= 1
-    return Tally(splits, before, counts, frozenset(seen))
+    return Tally(splits, before, counts, frozenset(seen), opened)
 
 
 def number_lines(classified: DataFrame, counted: Tally) -> DataFrame:
@@ -588,11 +656,53 @@ def _refuse_undecodable(delivery: Delivery, encoding: str, counted: Tally) -> No
 # --- readers ------------------------------------------------------------------------------------------
 
 
+MAX_RECORD_LINES = 50  # a quoted field may hold line breaks; a record spans at most this many lines
+
+
+def quoted_records(lines: DataFrame, counted: Tally, charset: str) -> DataFrame:
+    """Lines (``_split, _row, _bytes``) -> records in the same shape (``_row`` its first line's
+    number less one, one split): lines whose quote characters leave a quoted field open are joined
+    with the next ones (a newline between) until it closes (RFC 4180). A field that does not close
+    within MAX_RECORD_LINES lines, or at all, joins nothing: its lines stay as they are (and are
+    quarantined for their unbalanced quotes). One window over the whole file, in one partition:
+    taken only for a file that has such lines."""
+    from pyspark.sql import Window
+
+    text = _decoded(charset)
+    odd = ((F.length(text) - F.length(F.replace(text, F.lit('"'), F.lit("")))) % 2).cast("int")
+    numbered = number_lines(lines, counted).select("_line_number", "_bytes", odd.alias("_odd"))
+    ordered = Window.orderBy("_line_number")
+    before = F.coalesce(F.sum("_odd").over(ordered.rowsBetween(Window.unboundedPreceding, -1)), F.lit(0)) % 2
+    starts = F.when(before == 0, F.col("_line_number"))
+    record = F.max(starts).over(ordered.rowsBetween(Window.unboundedPreceding, 0))
+    grouped = numbered.withColumn("_record", record).groupBy("_record").agg(
+        F.sort_array(F.collect_list(F.struct("_line_number", "_bytes"))).alias("_parts"),
+        (F.sum("_odd") % 2 == 0).alias("_closed"),
+    )
+    joined = F.unhex(F.array_join(F.transform("_parts", lambda part: F.hex(part["_bytes"])), "0A"))
+    whole = F.col("_closed") & (F.size("_parts") <= MAX_RECORD_LINES)
+    one = F.array(F.struct(F.col("_record").alias("_line_number"), joined.alias("_bytes")))
+    parts = grouped.select(F.explode(F.when(whole, one).otherwise(F.col("_parts"))).alias("_part"))
+    return parts.select(F.lit(0).cast("long").alias("_split"), (F.col("_part._line_number") - 1).cast("long").alias("_row"),
+                        F.col("_part._bytes").alias("_bytes"))
+
+
 def read_delimited(lines: DataFrame, delivery: Delivery, contract: Contract) -> Landed:
-    """CSV: header from the driver, lines classified, counted and numbered by Spark."""
+    """CSV: header from the driver, lines classified, counted and numbered by Spark; lines that
+    leave a quoted field open are read again as records (quoted_records)."""
+    import dataclasses
+
     columns = csv_header(delivery, contract)
-    with released_on_error(keep(classify_delimited(lines, len(columns), contract.encoding, columns))) as classified:
+    classify = partial(classify_delimited, field_count=len(columns), encoding=contract.encoding, names=columns)
+    classified = keep(classify(lines))
+    with released_on_error(classified):
         counted = tally(classified, header_lines=1)
+    if counted.open_quotes:
+        release(classified)
+        classified = keep(classify(quoted_records(lines, counted, java_charset(contract.encoding))))
+        with released_on_error(classified):
+            counted = dataclasses.replace(tally(classified, header_lines=1), lines=counted.lines)
+    with released_on_error(classified):
         _refuse_undecodable(delivery, contract.encoding, counted)
     numbered = number_lines(classified, counted)
     rows = _landed_rows(numbered, 1).select(
@@ -602,11 +712,23 @@ def read_delimited(lines: DataFrame, delivery: Delivery, contract: Contract) -> 
     return _accounted(delivery.location, columns, rows, quarantined, counted, [classified])
 
 
-def json_columns(contract: Contract, keys: Iterable[str]) -> list[str]:
-    """The contract's source columns that were seen, in contract order, then unknown keys sorted."""
-    keys = set(keys)
-    known = [column.source for column in contract.columns if column.source in keys]
-    return known + sorted(keys - set(known))
+KEY_SEPARATOR = "\u0000"  # between a key's lower-case form and its spelling, in the tally
+
+
+def json_columns(contract: Contract, keys: Iterable[str]) -> dict[str, str]:
+    """Column name -> the key it is read from (lower case): the contract's source columns that were
+    seen, in contract order, then unknown keys sorted. Keys match ignoring letter case (``keys``
+    are ``<lower>\\0<as delivered>``): a contract column keeps the contract's spelling, an unknown
+    key the first of its spellings."""
+    spellings: dict[str, set[str]] = {}
+    for key in keys:
+        lowered, _, spelled = key.partition(KEY_SEPARATOR)
+        spellings.setdefault(lowered, set()).add(spelled)
+    known = {column.source: column.source.lower() for column in contract.columns
+             if column.source.lower() in spellings}
+    unknown = sorted((min(spelled), lowered) for lowered, spelled in spellings.items()
+                     if lowered not in known.values())
+    return known | dict(unknown)
 
 
 def read_json_lines(lines: DataFrame, delivery: Delivery, contract: Contract) -> Landed:
@@ -615,16 +737,19 @@ def read_json_lines(lines: DataFrame, delivery: Delivery, contract: Contract) ->
     A file without lines is a night without records (it lands no rows, as a CSV header alone).
     """
     with released_on_error(keep(classify_json_lines(lines, contract.encoding))) as classified:
-        counted = tally(classified, header_lines=0, keys=F.array_sort(F.map_keys("_record")))
+        spelled = F.transform(F.map_keys("_record"), lambda key: F.concat(F.lower(key), F.lit(KEY_SEPARATOR), key))
+        counted = tally(classified, header_lines=0, keys=spelled)
         _refuse_undecodable(delivery, contract.encoding, counted)
         # a batch none of whose lines landed has no keys to check: it lands no rows, with the
         # contract's columns, as a CSV header alone does
-        columns = (json_columns(contract, counted.keys) if counted.outcomes[LANDED]
-                   else [column.source for column in contract.columns])
+        read_from = (json_columns(contract, counted.keys) if counted.outcomes[LANDED]
+                     else {column.source: column.source.lower() for column in contract.columns})
+        columns = list(read_from)
         check_columns(delivery.location, columns, contract.required_columns)
     numbered = number_lines(classified, counted)
+    lowered = F.transform_keys("_record", lambda key, value: F.lower(key))  # landed records: no key twice
     rows = _landed_rows(numbered, 0).select(
-        *[F.col("_record").getItem(name).alias(name) for name in columns], "_line_number"
+        *[lowered.getItem(key).alias(name) for name, key in read_from.items()], "_line_number"
     )
     quarantined = quarantined_lines(numbered, counted, 0)
     return _accounted(delivery.location, columns, rows, quarantined, counted, [classified])
@@ -694,17 +819,39 @@ class WorkbookRows:
             self._chunk = None
 
 
-def sort_workbook_rows(sheets: Iterable[tuple[str, Iterable[tuple]]], sorted_rows: WorkbookRows,
-                       limit: int | None = None) -> WorkbookRows:
-    """Rows of the batch's sheets (each sheet's rows after its header) -> landed or quarantined.
+def sheet_order(columns: list[str], names: list[str]) -> list[int] | None:
+    """Where each of the batch's columns is on a sheet whose header is ``names``: the same
+    names in any order (a clerk moved a column) are the batch's; other names are None."""
+    if len(names) != len(columns) or sorted(names) != sorted(columns):
+        return None
+    return [names.index(name) for name in columns]
 
+
+def sort_workbook_rows(sheets: Iterable[tuple], sorted_rows: WorkbookRows,
+                       limit: int | None = None) -> WorkbookRows:
+    """Rows of the workbook's sheets -> landed or quarantined; every row with a value is one
+    or the other. ``sheets``: (title, rows after its header) or (title, header, rows).
+
+    A sheet with the batch's header, its columns in any order, lands by column name; every row
+    of a sheet with another header is quarantined (LAND-SHEET), with the difference named.
     Line numbers run across sheets: the first sheet's header is line 1, its rows 2, 3, ...; a
     later sheet's rows continue the count (its header is not counted again).
     """
     columns = sorted_rows.columns
-    width = len(columns)
     line_number = 1
-    for title, rows in sheets:
+    for sheet in sheets:
+        title, names, rows = sheet if len(sheet) == 3 else (sheet[0], columns, sheet[1])
+        order = sheet_order(columns, names)
+        width = len(names) if order is None else len(columns)
+        foreign = None
+        if order is None:
+            missing = [name for name in columns if name not in names]
+            extra = [name for name in names if name not in columns]
+            foreign = identity.mask_identity_numbers(
+                "the sheet's header is not the first sheet's"
+                + (f"; missing {', '.join(missing)}" if missing else "")
+                + (f"; other {', '.join(extra)}" if extra else "")
+                + ("" if missing or extra else "; a column named twice"))
         for row_number, row in enumerate(rows, start=2):
             if limit is not None and sorted_rows.landed + len(sorted_rows.quarantined) >= limit:
                 break
@@ -712,11 +859,15 @@ def sort_workbook_rows(sheets: Iterable[tuple[str, Iterable[tuple]]], sorted_row
             cells = [cell_text(value) for value in row]
             if not any(cell.strip() for cell in cells):
                 continue  # a blank row carries no record
-            where = f"sheet {title} row {row_number}"
+            where = f"sheet {identity.mask_identity_numbers(title)} row {row_number}"
             beyond = sum(1 for cell in cells[width:] if cell.strip())
             cells = (cells + [""] * width)[:width]
+            if order is not None:
+                cells = [cells[position] for position in order]
             oversized = [name for name, cell in zip(columns, cells) if len(cell) > MAX_FIELD_CHARS]
-            if beyond:
+            if foreign:
+                rule, reason = SHEET, f"{where}: {foreign}"
+            elif beyond:
                 rule, reason = COLUMNS, f"{where}: {beyond} cell(s) beyond the header's {width} columns"
             elif oversized:
                 rule, reason = OVERSIZED, (f"{where}: oversized field(s) {', '.join(oversized)} over "
@@ -758,22 +909,23 @@ def read_workbook(spark: SparkSession, delivery: Delivery, contract: Contract,
             sheet.reset_dimensions()  # read every row, whatever size the file claims
             rows = sheet.iter_rows(values_only=True)
             sheets.append((sheet.title, _header_names(next(rows, None)), rows))
+        sheets = [(title, contract_spelling(names, contract), rows) for title, names, rows in sheets]
         columns = sheets[0][1] if sheets else []
         if not columns:
             raise LandingRejected(f"{file}: empty workbook, no header row on its first sheet")
         check_columns(file, columns, contract.required_columns)
-        other = [title for title, names, _ in sheets if names != columns]
+        other = [title for title, names, _ in sheets if names and sheet_order(columns, names) is None]
         if other:
-            log.warning("%s: sheet(s) %s have another header and are not part of the batch",
-                        file, ", ".join(other))
+            log.warning("%s: sheet(s) %s have another header: their rows are quarantined (%s)",
+                        file, identity.mask_identity_numbers(", ".join(other)), SHEET)
         schema = StructType([StructField(name, StringType(), True) for name in columns]
                             + [StructField("_line_number", IntegerType(), False)])
 
         def to_spark(chunk: dict[str, list]) -> None:
             frames.append(spark.createDataFrame(pd.DataFrame(chunk), schema))  # through Arrow
 
-        batch = [(title, rows) for title, names, rows in sheets if names == columns]
-        sorted_rows = sort_workbook_rows(batch, WorkbookRows(columns, to_spark), limit)
+        # every sheet: one whose first row is blank has its rows quarantined too, none dropped
+        sorted_rows = sort_workbook_rows(sheets, WorkbookRows(columns, to_spark), limit)
     finally:
         workbook.close()
 

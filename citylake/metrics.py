@@ -68,6 +68,7 @@ class FreshnessCheck:
     latest: date | None
     run_date: date
     max_age_days: int
+    tonight: str | None = None  # the ledger status of the source's batch of run_date, if any
 
     @property
     def age_days(self) -> int | None:
@@ -78,11 +79,13 @@ class FreshnessCheck:
         return self.age_days is not None and self.age_days <= self.max_age_days
 
     def describe(self) -> str:
+        tonight = ("" if self.tonight is None or self.latest == self.run_date
+                   else f"; tonight's batch is {self.tonight}, not published, so {self.latest or 'no night'} is read")
         if self.latest is None:
-            return f"{self.source}: never landed"
+            return f"{self.source}: never published{tonight}"
         return (
-            f"{self.source}: latest batch {self.latest} is {self.age_days} day(s) old "
-            f"(at most {self.max_age_days} allowed)"
+            f"{self.source}: latest published batch {self.latest} is {self.age_days} day(s) old "
+            f"(at most {self.max_age_days} allowed){tonight}"
         )
 
 

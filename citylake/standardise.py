@@ -107,11 +107,44 @@ class StandardiseError(ValueError):
 
 
 def map_columns(raw: DataFrame, mapping: dict[str, str]) -> DataFrame:
-    """Source column names -> standard field names; batch metadata kept, other columns dropped."""
+    """Source column names -> standard field names; batch metadata kept, other columns dropped.
+    A contract column the raw table does not have (an optional column no night has delivered
+    yet) is null: landing has refused every batch that lacked a required one."""
+    held = {name.lower() for name in raw.columns}
     return raw.select(
-        *[F.col(f"`{source}`").alias(standard) for source, standard in mapping.items()],
+        *[(F.col(f"`{source}`") if source.lower() in held else F.lit(None).cast("string")).alias(standard)
+          for source, standard in mapping.items()],
         *BATCH_COLUMNS,
     )
+
+
+DUPLICATE_RULE = "STD-DUPLICATE"
+
+
+def duplicate_deliveries(checked: DataFrame, keys: list[str], rule: str) -> DataFrame:
+    """Adds ``_duplicate`` (true on a row the contract's ``duplicates`` rule takes out) and
+    ``_duplicate_reason``: rows sharing every key field (none null) are one key delivered again.
+    latest: the row on the latest line is kept, the others taken out; quarantine and fail: every
+    row of such a key is (fail then fails the gate). Pure: a window over the key."""
+    from pyspark.sql import Window
+
+    key = [F.col(f"`{name}`") for name in keys]
+    complete = F.lit(True)
+    for part in key:
+        complete = complete & part.isNotNull()
+    by_key = Window.partitionBy(*key)
+    lines = F.when(complete, F.count(F.lit(1)).over(by_key)).otherwise(F.lit(1))
+    last = F.max("_line_number").over(by_key)
+    fields = ", ".join(keys)
+    if rule == "latest":
+        duplicate = (lines > 1) & (F.col("_line_number") < last)
+        reason = F.format_string(f"key ({fields}) delivered again on line %d, the latest, which is kept", last)
+    elif rule in ("quarantine", "fail"):
+        duplicate = lines > 1
+        reason = F.format_string(f"key ({fields}) delivered on %d lines; contract rule duplicates: {rule}", lines)
+    else:
+        raise ValueError(f"unknown duplicates rule {rule!r}")
+    return checked.withColumns({"_duplicate": duplicate, "_duplicate_reason": F.when(duplicate, reason)})
 
 
 # --- value normalisers ----------------------------------------------------------------------

@@ -50,13 +50,16 @@ credit: citylake/credit.py: base/credit (every credit record linked to a person 
 the unlinked ones in ops/quarantine (stage credit_linkage, with the reason), base/credit_profile_
 entity, base/credit_profile_person and base/joint_punishment.
 
-Refuses to build from stale sources: the library's anchor source (household registration,
-the enterprise registry) must have landed, and every source it reads must be at most its
-contract's freshness_days old.
+Reads each source's last published night (citylake/ledger.py): a night rejected, only landed or
+failed at its gate is never what a library reads, and the build report's freshness lines say
+which night was read when tonight's was not published. Refuses to build from stale sources: the
+library's anchor source (household registration, the enterprise registry) must have been
+published, and every source it reads at most its contract's freshness_days old.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
@@ -68,7 +71,7 @@ from typing import NamedTuple
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from citylake import base, contracts, credit, job, joins, lake, quality
+from citylake import base, contracts, credit, job, joins, lake, ledger, quality
 from citylake import legal_entity, population
 from citylake.checkpoint import local_checkpoint
 from citylake.concurrency import concurrently
@@ -107,24 +110,17 @@ CREDIT_STAGE = "credit_linkage"
 
 
 def landed_nights(spark: SparkSession, settings: Settings) -> dict[str, list[date]]:
-    """Each source's nights with a landed batch, oldest first: the landing ledger read once (a
-    build asks for several nights' sources: tonight's, last night's)."""
-    path = lake.path(settings, *lake.LANDING_LEDGER)
-    if not lake.exists(spark, path):
-        return {}
-    rows = (lake.read(spark, path).filter(F.col("status") == "landed")
-            .select("source", base.night_of(F.col("batch_id")).alias("night")).where(F.col("night").isNotNull())
-            .distinct().collect())
-    nights: dict[str, list[date]] = {}
-    for row in rows:
-        nights.setdefault(row.source, []).append(row.night)
-    return {source: sorted(found) for source, found in nights.items()}
+    """Each source's nights with a published batch, oldest first (citylake/ledger.py): the ledger
+    read once (a build asks for several nights' sources: tonight's, last night's). A night that
+    was rejected, is only landed, or failed its gate is not among them: the libraries read a
+    source's last published night instead."""
+    return ledger.published_nights(spark, settings)
 
 
 def latest_landed(spark: SparkSession, settings: Settings, run_date: str,
                   landed: dict[str, list[date]] | None = None) -> dict[str, date]:
-    """Each source's newest landed batch date, up to the night being processed (``landed``: the
-    ledger's nights, :func:`landed_nights`, when already read)."""
+    """Each source's newest published batch date, up to the night being processed (``landed``:
+    the ledger's nights, :func:`landed_nights`, when already read)."""
     landed = landed_nights(spark, settings) if landed is None else landed
     night = date.fromisoformat(run_date)
     return {source: max(earlier) for source, nights in landed.items()
@@ -141,6 +137,8 @@ def standard_tables(spark: SparkSession, settings: Settings, library: str, run_d
     night = date.fromisoformat(run_date)
     checks = [freshness_check(c.name, landed.get(c.name), night, c.freshness_days)
               for c in declared if c.name in landed or c.name in ANCHOR_SOURCES[library]]
+    tonight = ledger.statuses_of(spark, settings, night.isoformat())
+    checks = [dataclasses.replace(check, tonight=tonight.get(check.source)) for check in checks]
     stale = [check.describe() for check in checks if not check.passed]
     if stale:
         raise quality.GateFailed(f"{library}: not built, stale sources: {'; '.join(stale)}")

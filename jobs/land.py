@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import logging
 import sys
-from datetime import datetime
-
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from citylake import contracts, job, lake, storage
+from citylake import contracts, job, lake, ledger, storage
+from citylake.identity import mask_identity_numbers
 from citylake.landing import Landed, LandingRejected, read_extract
 from citylake.sources import raw_frame
 from citylake.settings import Settings
@@ -71,34 +70,34 @@ def write_raw(spark: SparkSession, frame: DataFrame, table_path: str, batch: str
     )
 
 
-def record_ledger(spark: SparkSession, settings: Settings, row: tuple) -> None:
-    frame = spark.createDataFrame([row], lake.LEDGER_SCHEMA)
-    lake.replace_where(frame, lake.path(settings, *lake.LANDING_LEDGER),
-                       f"batch_id = {lake.sql_literal(row[1])}")
-
-
 def land(spark: SparkSession, settings: Settings, source: str, run_date: str, run_id: str) -> dict:
-    contract = contracts.load(source)
+    """Lands the night's extract of ``source``; LandingRejected (after its ledger row) when the
+    batch cannot be read, its contract is broken or its location leaves the drop folder."""
+    source, run_date = contracts.checked_source_name(source), contracts.checked_run_date(run_date)
     batch = lake.batch_id(source, run_date)
-    location = contract.location_for(storage.incoming_root(settings), run_date)
+    location = None
     try:
+        contract = contracts.load(source)
+        location = contract.location_for(storage.incoming_root(settings), run_date)
         landed = read_extract(spark, settings, contract, run_date)
-    except (LandingRejected, storage.MissingExtract) as error:
-        record_ledger(spark, settings, (source, batch, run_id, location, "rejected", str(error),
-                                        0, 0, 0, None, datetime.now()))
+    except (LandingRejected, storage.MissingExtract, contracts.ContractError) as error:
+        ledger.rejected(spark, settings, source, batch, run_id, location, str(error))
         raise LandingRejected(f"{source}: batch {batch} rejected: {error}") from None
 
     with landed:
         new_columns = [name for name in landed.columns if name not in contract.mapping]
         if new_columns:
             log.warning("%s: new column(s) %s kept in the raw table; add them to the contract",
-                        source, ", ".join(new_columns))
+                        source, mask_identity_numbers(", ".join(new_columns)))
         write_raw(spark, raw_frame(landed, source, batch), lake.path(settings, lake.RAW, source), batch)
         lake.replace_where(
             quarantine_frame(landed, source, batch, run_id),
             lake.path(settings, *lake.QUARANTINE),
             f"batch_id = {lake.sql_literal(batch)} AND stage = 'landing'",
         )
+        # a delivery landed again is standardised again: what standard held of the batch was
+        # made from the rows it replaces
+        lake.withdraw_standardised(spark, settings, source, batch)
     counts = {
         "source": source,
         "batch_id": batch,
@@ -106,12 +105,11 @@ def land(spark: SparkSession, settings: Settings, source: str, run_date: str, ru
         "rows_landed": landed.rows_landed,
         "rows_quarantined": landed.rows_quarantined,
         "quarantined_by_rule": landed.quarantined_by_rule,
-        "new_columns": new_columns,
+        "new_columns": [mask_identity_numbers(name) for name in new_columns],
     }
-    record_ledger(spark, settings, (source, batch, run_id, location, "landed", None,
-                                    counts["rows_read"], counts["rows_landed"],
-                                    counts["rows_quarantined"], ",".join(new_columns) or None,
-                                    datetime.now()))
+    ledger.record(spark, settings, source=source, batch_id=batch, run_id=run_id, file=location,
+                  status=ledger.LANDED, rows_read=counts["rows_read"], rows_landed=counts["rows_landed"],
+                  rows_quarantined=counts["rows_quarantined"], new_columns=",".join(new_columns) or None)
     return counts
 
 

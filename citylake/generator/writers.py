@@ -5,7 +5,8 @@ department exports from Excel), Excel workbooks (.xlsx, a new sheet every 1,048,
 Lines, and exchange-database tables (staged as UTF-8 CSV with their row key and batch date, then
 loaded into PostgreSQL by ``citylake generate``). Line-level noise, per delivered record:
 
-  duplicate_row      the same record delivered twice (2%; the copy comes at the end)
+  duplicate_row      the same record delivered twice (2%; the copy comes at the end, and is the
+                     one kept: the earlier line is quarantined, STD-DUPLICATE)
   malformed_line     CSV: an extra field; JSON Lines: a line cut short; xlsx: a cell beyond the
                      header (0.3%) -> quarantined at landing
   undecodable_line   bytes that are not in the declared encoding (0.1%, CSV and JSON Lines)
@@ -96,6 +97,9 @@ class _Delivery:
 
     def record(self, line_number: int, record: Record, damaged: bool, copy: bool = False) -> None:
         outcome = "landing_quarantine" if damaged else record.outcome
+        if not copy and not damaged and self.resent and self.resent[-1] is record:
+            # its copy comes later and lands: the contract's duplicates rule (latest) keeps the copy
+            outcome = "standardise_quarantine"
         self.written.rows_read += 1
         if damaged:
             self.written.landing_quarantined += 1

@@ -278,7 +278,13 @@ def test_an_empty_json_lines_file_is_a_night_without_records(spark, settings_in)
 
 
 def test_json_columns_contract_order_then_drift_sorted():
-    assert json_columns(contract("jsonl"), {"z", "性别", "a", "公民身份号码"}) == ["公民身份号码", "性别", "a", "z"]
+    spelled = {f"{key.lower()}\0{key}" for key in ("z", "性别", "a", "公民身份号码")}
+    assert list(json_columns(contract("jsonl"), spelled)) == ["公民身份号码", "性别", "a", "z"]
+
+
+def test_json_keys_match_ignoring_case_a_contract_column_keeps_its_spelling():
+    spelled = {"公民身份号码\0公民身份号码", "zz\0ZZ", "zz\0zz"}
+    assert json_columns(contract("jsonl"), spelled) == {"公民身份号码": "公民身份号码", "ZZ": "zz"}
 
 
 # --- xlsx --------------------------------------------------------------------------------------
@@ -320,7 +326,12 @@ def test_workbook_sheets_with_the_same_header_are_one_batch(spark, settings_in):
             5: ["3", "王五", "1970-01-01", "1.5"],
             6: ["4", "赵六", "", "7"],  # the second sheet continues the count
         }
-        assert reasons(landed) == {4: ("LAND-COLUMNS", "sheet 户籍1 row 4: 1 cell(s) beyond the header's 4 columns")}
+        assert reasons(landed) == {
+            4: ("LAND-COLUMNS", "sheet 户籍1 row 4: 1 cell(s) beyond the header's 4 columns"),
+            # a sheet with another header is not dropped: its rows are quarantined
+            7: ("LAND-SHEET", "sheet 说明 row 2: the sheet's header is not the first sheet's; missing "
+                              "公民身份号码, 姓名, 出生日期, 人数; other 备注"),
+        }
         assert accounted(landed)
 
 

@@ -40,5 +40,5 @@ def test_freshness():
     night = date(2026, 11, 23)
     assert freshness_check("hr", date(2026, 11, 23), night).passed
     stale = freshness_check("hr", date(2026, 11, 20), night, max_age_days=1)
-    assert not stale.passed and stale.describe() == "hr: latest batch 2026-11-20 is 3 day(s) old (at most 1 allowed)"
+    assert not stale.passed and stale.describe() == "hr: latest published batch 2026-11-20 is 3 day(s) old (at most 1 allowed)"
     assert not freshness_check("hr", None, night).passed

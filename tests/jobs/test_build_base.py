@@ -266,7 +266,7 @@ def test_a_stale_source_stops_the_library(spark, settings_in, generated_night):
     land.land(spark, settings_in, "household_registration", NIGHT, "run-1")
     standardise.standardise(spark, settings_in, "household_registration", NIGHT, "run-1")
     with pytest.raises(quality.GateFailed, match="population: not built, stale sources: household_registration: "
-                                                 "latest batch 2026-11-23 is 3 day\\(s\\) old \\(at most 1 allowed\\)"):
+                                                 "latest published batch 2026-11-23 is 3 day\\(s\\) old \\(at most 1 allowed\\)"):
         build_base.build(spark, settings_in, "population", "2026-11-26", "run-2")
     assert not lake.exists(spark, lake.path(settings_in, lake.BASE, "population"))
 
