@@ -40,14 +40,18 @@ def ingest_dag(contract: contracts.Contract):
     return ingest()
 
 
+BROKEN_CONTRACT_SCHEDULE = "0 1 * * *"  # a broken contract's schedule is unknown: the departments' usual hour
+
+
 def broken_contract_dag(stem: str, problem: str):
     """A contract that does not validate disables its own source only: its DAG is this
-    placeholder, whose one task fails with the contract's error (and alerts), every run."""
+    placeholder, scheduled nightly, whose one task fails with the contract's error (and alerts)
+    every night until the contract is fixed."""
     name = re.sub(r"[^a-z0-9_]", "_", stem.lower())[:60] or "unnamed"
 
     @dag(
         dag_id=f"citylake_ingest_{name}",
-        schedule=None,
+        schedule=nightly_schedule(BROKEN_CONTRACT_SCHEDULE),
         start_date=datetime(2026, 1, 1),
         tags=["citylake", "ingest", "broken-contract"],
         doc_md=f"The contract sources/{stem[:80]}.yaml does not validate; fix it:\n\n    {problem}",

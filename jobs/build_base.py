@@ -71,7 +71,8 @@ from typing import NamedTuple
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from citylake import base, contracts, credit, job, joins, lake, ledger, quality
+from citylake import base, contracts, credit, job, joins, lake, quality
+from citylake import ledger as landing_ledger
 from citylake import legal_entity, population
 from citylake.checkpoint import local_checkpoint
 from citylake.concurrency import concurrently
@@ -114,7 +115,7 @@ def landed_nights(spark: SparkSession, settings: Settings) -> dict[str, list[dat
     read once (a build asks for several nights' sources: tonight's, last night's). A night that
     was rejected, is only landed, or failed its gate is not among them: the libraries read a
     source's last published night instead."""
-    return ledger.published_nights(spark, settings)
+    return landing_ledger.published_nights(spark, settings)
 
 
 def latest_landed(spark: SparkSession, settings: Settings, run_date: str,
@@ -137,7 +138,7 @@ def standard_tables(spark: SparkSession, settings: Settings, library: str, run_d
     night = date.fromisoformat(run_date)
     checks = [freshness_check(c.name, landed.get(c.name), night, c.freshness_days)
               for c in declared if c.name in landed or c.name in ANCHOR_SOURCES[library]]
-    tonight = ledger.statuses_of(spark, settings, night.isoformat())
+    tonight = landing_ledger.statuses_of(spark, settings, night.isoformat())
     checks = [dataclasses.replace(check, tonight=tonight.get(check.source)) for check in checks]
     stale = [check.describe() for check in checks if not check.passed]
     if stale:

@@ -1,6 +1,7 @@
 """DAG policy: every DAG imports, is owned, tagged and retried; one ingest DAG per contract, on the
 contract's schedule; producing tasks declare their outlet assets; the libraries follow the assets."""
 
+import re
 from datetime import datetime, timezone
 from types import SimpleNamespace
 
@@ -170,3 +171,33 @@ def test_the_first_scheduled_night_is_the_latest_complete_interval():
     assert orchestration.latest_scheduled_night("0 1 * * *", datetime(2026, 12, 1, 14, 0, tzinfo=utc)) == "2026-11-30"  # 22:00 city
     assert orchestration.latest_scheduled_night("0 1 * * *", datetime(2026, 12, 1, 16, 30, tzinfo=utc)) == "2026-11-30"  # 00:30
     assert orchestration.latest_scheduled_night("0 1 * * *", datetime(2026, 12, 1, 17, 30, tzinfo=utc)) == "2026-12-01"  # 01:30
+
+
+def test_hostile_broken_contract_disables_only_its_own_source(tmp_path, monkeypatch):
+    """A contract nested too deeply to parse, and one whose location leaves the drop folder: each
+    becomes a placeholder DAG whose task fails with the contract's error; the good one is intact."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from citylake import contracts as contracts_module
+
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    text = (contracts_module.SOURCES_DIR / "death_certificates.yaml").read_text(encoding="utf-8")
+    (sources / "death_certificates.yaml").write_text(text, encoding="utf-8")
+    (sources / "nested.yaml").write_text("columns: " + "[" * 50_000 + "]" * 50_000 + "\n", encoding="utf-8")
+    escaping = text.replace("name: death_certificates", "name: escaping").replace(
+        "{incoming}/{run_date}/", "{incoming}/{run_date}/../../etc/")
+    (sources / "escaping.yaml").write_text(escaping, encoding="utf-8")
+    monkeypatch.setattr(contracts_module, "SOURCES_DIR", sources)
+    bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags" / "citylake_ingest.py"))
+    assert bag.import_errors == {}
+    assert set(bag.dags) == {"citylake_ingest_death_certificates", "citylake_ingest_nested", "citylake_ingest_escaping"}
+    good = bag.dags["citylake_ingest_death_certificates"]
+    assert {t.task_id for t in good.tasks} == {"delivery_death_certificates", "land_death_certificates",
+                                               "standardise_death_certificates"}
+    for name, problem in (("nested", "nested too deeply"), ("escaping", "'..'")):
+        placeholder = bag.dags[f"citylake_ingest_{name}"]
+        assert "broken-contract" in placeholder.tags and placeholder.timetable.expression == "0 1 * * *"  # fails, and alerts, nightly
+        (task,) = placeholder.tasks
+        with pytest.raises(ValueError, match=re.escape(problem)):
+            task.python_callable()

@@ -124,7 +124,7 @@ def test_every_layer_holds_the_generated_counts(stack):
     manifest, summary = stack.manifest, stack.summary
     for source, expected in manifest["sources"].items():
         got = summary["sources"][source]
-        assert got["status"] == "landed"
+        assert got["status"] == "published"
         assert got["rows_read"] == expected["rows_read"]
         assert got["raw"] == expected["landed"]
         assert got["landing_quarantined"] == expected["landing_quarantined"]
@@ -211,6 +211,16 @@ def test_no_artifact_of_the_night_carries_a_raw_identity_number(stack):
             leaked = [n for n in found if _identity_number(n, stack.night)]
             assert not leaked, f"{path} carries {len(leaked)} identity numbers"
     assert scanned > 10
+    # every text field of the ledger and every reason and error in the quarantine, read as an
+    # engineer reads them
+    engineer = stack.env | exports(run(["infra/minio.sh", "credentials", "citylake-engineer"], stack.env,
+                                       timeout=60).stdout)
+    for query in ("SELECT source, batch_id, run_id, file, status, reason, new_columns FROM ops.landing_ledger",
+                  "SELECT DISTINCT source, rule_id, reason, file FROM ops.quarantine"):
+        printed = run([".venv/bin/citylake", "sql", "--format", "csv", query], engineer, timeout=300).stdout
+        assert printed.count("\n") > 5, query
+        found = [m.group().decode().upper() for m in candidate.finditer(printed.encode())]
+        assert not [n for n in found if _identity_number(n, stack.night)], query
 
 
 def test_every_task_run_emits_openlineage_events(stack):
