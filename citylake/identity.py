@@ -89,6 +89,14 @@ def mask_identity_numbers(text: str | None) -> str | None:
     return _IDENTITY_LIKE.sub(lambda m: "*" * len(m.group(0)), text)
 
 
+def mask_identity_numbers_col(text: Column) -> Column:
+    """Spark twin of :func:`mask_identity_numbers`, for reasons built from delivered names (a
+    JSON key): each identity-number-like run becomes 18 ``*``."""
+    from pyspark.sql import functions as F
+
+    return F.regexp_replace(text, _IDENTITY_LIKE.pattern, "*" * 18)
+
+
 PSEUDONYM_LENGTH = 24
 _PSEUDONYM_LETTERS = str.maketrans("0123456789", "ghijklmnop")  # hex without digits: no number-like text
 

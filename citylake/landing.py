@@ -622,7 +622,8 @@ def quarantined_lines(numbered: DataFrame, counted: Tally, header_lines: int,
     return numbered.filter(
         (F.col("_line_number") > header_lines) & F.col("_outcome").isin(*RULES)
     ).select(
-        "_line_number", F.col("_outcome").alias("rule_id"), reason.alias("reason"),
+        # a reason names columns and keys, which a department may have named with an identity number
+        "_line_number", F.col("_outcome").alias("rule_id"), identity.mask_identity_numbers_col(reason).alias("reason"),
         F.col("_raw").alias("raw"),
     )
 

@@ -23,7 +23,9 @@ eval "$departments_db"
 citylake generate --people "$PEOPLE" --seed "${CITYLAKE_SEED:-7}" --date "$RUN_DATE"
 # The night as the scheduler runs it: each source's ingest DAG (its delivery, land, standardise), then the base
 # libraries' DAG and the curated one (asset-scheduled in production), each with `airflow dags test`
-# for this night. A failed source does not stop the others; the summary reports every one.
+# for this night. A failed source does not stop the others, and the libraries are still built: they
+# read each source's last published night (citylake/ledger.py), never a night that failed its gate;
+# the summary reports every source, and the nightly exits non-zero.
 failed=()
 run_dag() {
   local dag_id=$1 log="$AIRFLOW_HOME/dags-test-$RUN_DATE-$1.log" t=$(date +%s) state

@@ -94,6 +94,23 @@ def generated_night(settings_in):
     return generator.generate(300, 5, dt.date.fromisoformat(NIGHT), settings_in.incoming_dir, settings_in.truth_dir)
 
 
+def workbook(sheets: dict[str, list[list]]) -> bytes:
+    """An xlsx file's bytes: one sheet per title, its rows as given (openpyxl)."""
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.remove(book.active)
+    for title, rows in sheets.items():
+        sheet = book.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
 def lake_hashes(spark, settings) -> dict[str, str]:
     """The content hash (citylake.lake.content_hash) of every Delta table of the lake, by layer/name."""
     from citylake import lake

@@ -97,7 +97,7 @@ def test_data_quality_per_source_and_night(spark):
 
     now = dt.datetime(2026, 11, 24, 1, 0)
     ledger = spark.createDataFrame(
-        [("hr", "hr/2026-11-23", "r", "f", "landed", None, 10, 9, 1, None, now)], lake.LEDGER_SCHEMA)
+        [("hr", "hr/2026-11-23", "r", "f", "landed", None, 10, 9, 1, None, now, None, None)], lake.LEDGER_SCHEMA)
     quarantine = spark.createDataFrame(
         [("q1", "open", "hr", "hr/2026-11-23", "r", "landing", "LAND-COLUMNS", "x", "f", 3, None, now),
          ("q2", "open", "hr", "hr/2026-11-23", "r", "standardise", "HR-001", "x", "f", 4, None, now),

@@ -14,7 +14,7 @@ from citylake.landing import (
     json_columns,
     read_extract,
 )
-from tests.conftest import NIGHT
+from tests.conftest import NIGHT, workbook
 
 pytestmark = pytest.mark.spark
 
@@ -290,27 +290,11 @@ def test_json_keys_match_ignoring_case_a_contract_column_keeps_its_spelling():
 # --- xlsx --------------------------------------------------------------------------------------
 
 
-def _workbook(sheets: dict[str, list[list]]) -> bytes:
-    import io
-
-    from openpyxl import Workbook
-
-    workbook = Workbook()
-    workbook.remove(workbook.active)
-    for title, table in sheets.items():
-        sheet = workbook.create_sheet(title)
-        for row in table:
-            sheet.append(row)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
 XLSX_COLUMNS = ["公民身份号码", "姓名", "出生日期", "人数"]
 
 
 def test_workbook_sheets_with_the_same_header_are_one_batch(spark, settings_in):
-    data = _workbook({
+    data = workbook({
         "户籍1": [XLSX_COLUMNS,
                   ["11010519491231002X", "张三", dt.datetime(1990, 1, 2), 3],
                   [None, None, None, None],
@@ -337,7 +321,7 @@ def test_workbook_sheets_with_the_same_header_are_one_batch(spark, settings_in):
 
 def test_a_workbook_without_a_required_column_is_rejected(spark, settings_in):
     with pytest.raises(LandingRejected, match="extract.xlsx: missing required column\\(s\\) 姓名"):
-        land(spark, settings_in, _workbook({"Sheet1": [["公民身份号码"], ["1"]]}), "xlsx",
+        land(spark, settings_in, workbook({"Sheet1": [["公民身份号码"], ["1"]]}), "xlsx",
              columns=XLSX_COLUMNS, required=["姓名"])
 
 
@@ -361,7 +345,7 @@ def test_cells_read_as_a_clerk_reads_them(value, text):
 @pytest.mark.parametrize("format, data, encoding", [
     ("csv", (HEADER + "1,张三,1\n2,李四\n").encode("gb18030"), "gb18030"),
     ("jsonl", '{"公民身份号码": "1"}\n{"公民身份号码": \n'.encode("utf-8"), "utf-8"),
-    ("xlsx", _workbook({"S": [HR, ["1", "张三", "1"], ["2", "李四", "2", "x"]]}), "utf-8"),
+    ("xlsx", workbook({"S": [HR, ["1", "张三", "1"], ["2", "李四", "2", "x"]]}), "utf-8"),
 ])
 def test_rows_read_are_landed_plus_quarantined_for_every_format(spark, settings_in, format, data, encoding):
     with land(spark, settings_in, data, format, encoding=encoding) as landed:

@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 
 from citylake import contracts, lake, sources
 from citylake.landing import LandingRejected
-from tests.conftest import NIGHT, load_job
+from tests.conftest import NIGHT, load_job, workbook
 
 pytestmark = pytest.mark.spark
 land_job = load_job("land")
@@ -176,21 +176,19 @@ def test_hostile_nul_and_control_bytes_land_as_delivered(spark, settings_in, dec
 # --- RFC 4180 ----------------------------------------------------------------------------------------
 
 
-def test_hostile_quoted_fields_holding_line_breaks_land_whole(spark, settings_in, declared):
+@pytest.mark.parametrize("body, landed", [
+    # a quoted field holding line breaks: one record, numbered by its first line
+    (f'{ID},张三,"北京市\n朝阳区\n三里屯"\n{ID2},李四,"广州"\n',
+     {2: {"sfzh": ID, "xm": "张三", "zz": "北京市\n朝阳区\n三里屯"}, 5: {"sfzh": ID2, "xm": "李四", "zz": "广州"}}),
+    # CRLF inside and between records, escaped quotes and a comma inside quotes
+    (f'{ID},"张""三","a,b\r\nc"\r\n{ID2},李四,x\r\n',
+     {2: {"sfzh": ID, "xm": '张"三', "zz": "a,b\nc"}, 4: {"sfzh": ID2, "xm": "李四", "zz": "x"}}),
+], ids=["hostile-lf", "hostile-crlf"])
+def test_hostile_quoted_fields_holding_line_breaks_land_whole(spark, settings_in, declared, body, landed):
     name = declared("people")
-    deliver(settings_in, name, gbk(f'sfzh,xm,zz\n{ID},张三,"北京市\n朝阳区\n三里屯"\n{ID2},李四,"广州"\n'))
+    deliver(settings_in, name, gbk("sfzh,xm,zz\n" + body))
     land(spark, settings_in, name)
-    assert raw(spark, settings_in, name) == {2: {"sfzh": ID, "xm": "张三", "zz": "北京市\n朝阳区\n三里屯"},
-                                             5: {"sfzh": ID2, "xm": "李四", "zz": "广州"}}
-    assert counts(ledger(spark, settings_in, name)) == ("landed", 2, 2, 0)
-
-
-def test_hostile_crlf_inside_a_quoted_field_and_escaped_quotes_land(spark, settings_in, declared):
-    name = declared("people")
-    deliver(settings_in, name, gbk(f'sfzh,xm,zz\r\n{ID},"张""三","a,b\r\nc"\r\n{ID2},李四,x\r\n'))
-    land(spark, settings_in, name)
-    assert raw(spark, settings_in, name) == {2: {"sfzh": ID, "xm": '张"三', "zz": "a,b\nc"},
-                                             4: {"sfzh": ID2, "xm": "李四", "zz": "x"}}
+    assert raw(spark, settings_in, name) == landed
     assert counts(ledger(spark, settings_in, name)) == ("landed", 2, 2, 0)
 
 
@@ -215,22 +213,6 @@ def test_hostile_quoted_field_longer_than_the_record_limit_is_quarantined_line_b
 
 
 # --- workbooks -----------------------------------------------------------------------------------------
-
-
-def workbook(sheets: dict[str, list[list]]) -> bytes:
-    import io
-
-    from openpyxl import Workbook
-
-    book = Workbook()
-    book.remove(book.active)
-    for title, rows in sheets.items():
-        sheet = book.create_sheet(title)
-        for row in rows:
-            sheet.append(row)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
 
 
 def test_hostile_second_sheet_with_its_columns_in_another_order_lands_by_name(spark, settings_in, declared):
@@ -370,6 +352,15 @@ def test_hostile_identity_number_as_a_json_key_is_masked_in_the_ledger(spark, se
     deliver(settings_in, name, jsonl(f'{{"sfzh": "1", "xm": "张三", "{ID}": "x"}}'), "jsonl")
     land(spark, settings_in, name)
     assert ledger(spark, settings_in, name).new_columns == "*" * 18
+
+
+def test_hostile_identity_number_as_a_json_key_is_masked_in_a_quarantine_reason(spark, settings_in, declared):
+    name = declared("people", format="jsonl", encoding="utf-8")
+    deliver(settings_in, name, jsonl(f'{{"sfzh": "1", "xm": "张三", "{ID}": "{"x" * 5000}"}}'), "jsonl")
+    land(spark, settings_in, name)
+    assert quarantined(spark, settings_in, name) == {
+        1: ("LAND-OVERSIZED", "oversized field(s) ****************** over 4000 characters")}
+    assert counts(ledger(spark, settings_in, name)) == ("landed", 1, 0, 1)
 
 
 def test_hostile_identity_number_in_a_rejected_header_is_masked_in_the_error_and_ledger(spark, settings_in, declared):
