@@ -18,12 +18,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def city_environment(data_dir: Path) -> dict[str, str]:
     """This process's environment without Airflow or citylake settings (but the driver's memory,
-    CITYLAKE_DRIVER_MEMORY, for the large sizes), pointed at ``data_dir`` (the local lake) and a
-    departments' database port of its own."""
+    CITYLAKE_DRIVER_MEMORY, for the large sizes), pointed at ``data_dir`` (the local lake), a
+    departments' database port and a Spark Connect server port of its own."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("CITYLAKE_", "AIRFLOW", "PYSPARK")) or k == "CITYLAKE_DRIVER_MEMORY"}
     return env | {"CITYLAKE_ENV": "local", "CITYLAKE_DATA_DIR": str(data_dir),
-                  "CITYLAKE_DEPARTMENTS_DB_PORT": str(free_loopback_port()), "PYARROW_IGNORE_TIMEZONE": "1"}
+                  "CITYLAKE_DEPARTMENTS_DB_PORT": str(free_loopback_port()), "PYARROW_IGNORE_TIMEZONE": "1",
+                  # a Spark Connect server of the run's own (infra/nightly.sh starts and stops it)
+                  "CITYLAKE_SPARK_CONNECT": f"sc://127.0.0.1:{free_loopback_port()}"}
 
 
 def _postgres(action: str, env: dict[str, str]) -> None:

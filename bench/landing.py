@@ -39,7 +39,8 @@ ROOT = HERE.parent
 NIGHT = "2026-11-23"
 
 LAND_ALL = """
-import importlib.util, json, sys, time
+import importlib.util, json, os, sys, time
+os.environ.setdefault("CITYLAKE_SPARK_CONNECT", "in-process")  # landing measured in a JVM of its own
 start = time.perf_counter()
 from citylake import contracts, job
 spec = importlib.util.spec_from_file_location("land", "jobs/land.py")

@@ -110,6 +110,7 @@ def timed(function):
 def main(argv=None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("CITYLAKE_DRIVER_MEMORY", "6g")
+    os.environ.setdefault("CITYLAKE_SPARK_CONNECT", "in-process")  # the gate measured in one JVM of its own
     os.environ.setdefault("CITYLAKE_DRIVER_JAVA_OPTIONS", "-XX:+UseParallelGC")
     from citylake import quality, spark as citylake_spark
     from citylake.settings import load

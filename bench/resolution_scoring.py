@@ -146,6 +146,7 @@ def main(argv=None) -> int:
 
     # as the base libraries' jobs run (citylake/orchestration.py); set it to compare without
     os.environ.setdefault("CITYLAKE_DRIVER_JAVA_OPTIONS", f"{DRIVER_JAVA_OPTIONS} {COMPILE_HUGE_METHODS}")
+    os.environ.setdefault("CITYLAKE_SPARK_CONNECT", "in-process")  # the scorer measured in one JVM of its own
     spark = session("bench-resolution")
     with tempfile.TemporaryDirectory() as scratch:
         folder = args.city or Path(scratch)

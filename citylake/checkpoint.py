@@ -8,47 +8,39 @@ join of the last round's checkpoint with itself. After a few dozen rounds the es
 millions of digits, and planning any later query over it (multiplying those numbers again) takes
 longer than running it: on a night of five literal rows, a minute per query.
 
-:func:`local_checkpoint` is ``DataFrame.localCheckpoint`` whose estimate, past what Spark
-takes for a size it does not know (``spark.sql.defaultSizeInBytes``, Long.MaxValue), is that
-unknown size: a frame's estimate is then its plan's over frames whose estimates are bounded, and
-a small frame keeps its small estimate (for the planner's broadcast choice). Use it as
-``frame.transform(local_checkpoint)``.
+The bound is kept where the plans are, in Spark: citylake's session extension
+(infra/spark/src/citylake/spark/BoundedCheckpoints.java, in every session's spark.sql.extensions,
+citylake/spark.py) gives a checkpoint whose estimate is past what Spark takes for a size it does
+not know (Long.MaxValue) that unknown size, so a frame's estimate is its plan's over frames whose
+estimates are bounded, and a small frame keeps its small estimate (for the planner's broadcast
+choice). A Spark Connect client, which cannot reach the plan, gets it as an in-process session
+does. Use :func:`local_checkpoint` as ``frame.transform(local_checkpoint)``.
 """
 
 from __future__ import annotations
 
-import logging
-
-from py4j.protocol import Py4JError
 from pyspark.sql import DataFrame
-
-log = logging.getLogger(__name__)
 
 UNKNOWN_SIZE = 2**63 - 1  # Spark's estimate for a size it does not know
 
 
-def local_checkpoint(frame: DataFrame) -> DataFrame:
-    """``frame.localCheckpoint()``, its size estimate capped at UNKNOWN_SIZE (see the module doc)."""
-    done = frame.localCheckpoint()
-    plan = done._jdf.queryExecution().analyzed()
-    if plan.getClass().getSimpleName() != "LogicalRDD":
-        return done
-    stats = plan.stats()
-    try:  # a number past Python's digits limit is past the cap
-        bounded = stats.sizeInBytes() <= UNKNOWN_SIZE and (
-            stats.rowCount().isEmpty() or stats.rowCount().get() <= UNKNOWN_SIZE)
-    except ValueError:
-        bounded = False
-    if bounded:
-        return done
-    jvm = done.sparkSession._jvm
-    try:  # LogicalRDD as Spark 4.2 has it (pyproject.toml pins pyspark)
-        session, _, constraints = (plan.otherCopyArgs().apply(i) for i in range(3))
-        unknown = plan.copy(plan.output(), plan.rdd(), plan.outputPartitioning(), plan.outputOrdering(),
-                            plan.isStreaming(), plan.stream(), session, jvm.scala.Option.empty(), constraints)
-        return DataFrame(jvm.org.apache.spark.sql.classic.Dataset.ofRows(done._jdf.sparkSession(), unknown),
-                         done.sparkSession)
-    except Py4JError as error:  # another Spark: its checkpoint as it is, slower to plan after many rounds
-        log.warning("a checkpoint keeps Spark's size estimate (this Spark's LogicalRDD differs: %s)",
-                    str(error).splitlines()[0])
-        return done
+def local_checkpoint(frame: DataFrame, **options) -> DataFrame:
+    """``frame.localCheckpoint()``: computed now, its lineage cut, its estimate bounded (see above),
+    and, over Spark Connect, kept in the frame's own session."""
+    return in_session_of(frame, frame.localCheckpoint(**options))
+
+
+def in_session_of(frame: DataFrame, checkpointed: DataFrame) -> DataFrame:
+    """A Spark Connect checkpoint bound to ``frame``'s session. pyspark 4.2 binds the checkpoint it
+    returns to the thread's active session, which on a thread working on a session of its own
+    (citylake/concurrency.py) is another: its queries then name a frame that session has not."""
+    session = frame.sparkSession
+    relation = getattr(checkpointed, "_plan", None)
+    if type(relation).__name__ != "CachedRemoteRelation" or checkpointed.sparkSession is session:
+        return checkpointed
+    from pyspark.sql.connect.dataframe import DataFrame as ConnectFrame
+    from pyspark.sql.connect.plan import CachedRemoteRelation
+
+    bound = ConnectFrame(plan=CachedRemoteRelation(relation._relation_id, session), session=session)
+    relation._relation_id = None  # released by ``bound`` only, and through the right session
+    return bound

@@ -35,7 +35,7 @@ MAX_CONTRACT_BYTES = 256 * 1024  # a contract is a page of YAML; anything larger
 PLACEHOLDERS = frozenset({"incoming", "run_date"})
 # what a night does with several rows of one key (the contract's keys, as standardised): keep the
 # one delivered last and quarantine the others, quarantine them all, or fail the night's gate
-DUPLICATE_RULES = ("latest", "quarantine", "fail")
+DUPLICATE_RULES = ("latest", "keep", "quarantine", "fail")
 
 
 class ContractError(ValueError):
@@ -86,9 +86,9 @@ def inside(root: str, location: str) -> bool:
     root = root.rstrip("/")
     if not location.startswith(root + "/"):
         return False
-    rest = location[len(root) + 1:]
+    rest = location[len(root) + 1:]  # a root may be a URI (s3://bucket/incoming): only the rest is normalised
     return all(segment not in ("", ".", "..") for segment in rest.split("/")) and \
-        posixpath.normpath(location).startswith(root + "/")
+        not posixpath.normpath(rest).startswith("..")
 
 
 class PersonalData(str, Enum):

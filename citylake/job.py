@@ -1,4 +1,4 @@
-"""What every spark-submit application of citylake shares: its arguments and its start."""
+"""What every citylake job shares: its arguments and its start (a client of the Spark server)."""
 
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ import threading
 import time
 from typing import Callable, TypeVar
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
     DoubleType,
@@ -115,9 +115,38 @@ def path(settings: Settings, layer: str, name: str) -> str:
 
 
 def exists(spark: SparkSession, table_path: str) -> bool:
-    from delta.tables import DeltaTable
+    """Whether a Delta table is at the path (Delta's SQL: its Python API needs a JVM of ours)."""
+    return detail(spark, table_path) is not None
 
-    return DeltaTable.isDeltaTable(spark, table_path)
+
+def detail(spark: SparkSession, table_path: str):
+    """The table's DESCRIBE DETAIL row, or None when no Delta table is at the path."""
+    from pyspark.errors import AnalysisException
+
+    try:
+        return spark.sql(f"DESCRIBE DETAIL delta.`{table_path}`").first()
+    except AnalysisException as error:
+        if any(sign in str(error) for sign in NOT_A_TABLE):
+            return None
+        raise
+
+
+# what Delta says of a path that holds no table (a missing folder, or one without _delta_log)
+NOT_A_TABLE = ("DELTA_MISSING_DELTA_TABLE", "DELTA_PATH_DOES_NOT_EXIST", "PATH_NOT_FOUND",
+               "is not a Delta table", "doesn't exist", "DELTA_TABLE_NOT_FOUND")
+
+
+def merge(spark: SparkSession, table_path: str, source: DataFrame, on: str, clauses: str) -> None:
+    """``MERGE INTO`` the table (aliased ``t``) from ``source`` (aliased ``s``, a temp view of this
+    session, dropped after): Delta's SQL, which a Spark Connect client can send."""
+    import uuid
+
+    view = f"citylake_merge_{uuid.uuid4().hex}"
+    source.createOrReplaceTempView(view)
+    try:
+        spark.sql(f"MERGE INTO delta.`{table_path}` AS t USING {view} AS s ON {on} {clauses}")
+    finally:
+        spark.catalog.dropTempView(view)
 
 
 # Delta's commit conflicts (io.delta.exceptions.*): the write lost the race for a version and can
@@ -133,8 +162,12 @@ MAX_BACKOFF_SECONDS = 30.0
 
 
 def is_commit_conflict(error: BaseException) -> bool:
-    """A Delta commit conflict, converted to delta.exceptions or still a Py4JJavaError."""
+    """A Delta commit conflict: converted to delta.exceptions, still a Py4JJavaError, or as a
+    Spark Connect client sees it (an error naming Delta's exception or its DELTA_CONCURRENT_* class)."""
     if type(error).__name__ in COMMIT_CONFLICTS:
+        return True
+    text = str(error)[:4000]
+    if "DELTA_CONCURRENT" in text or any(name in text for name in COMMIT_CONFLICTS):
         return True
     java = getattr(error, "java_exception", None)
     while java is not None:  # the Java exception and its causes
@@ -210,7 +243,7 @@ def write_versions(spark: SparkSession, table_path: str, versions: DataFrame, en
     holding version ends and ``versions`` are appended (two commits). The changes are against the night ``after``: what was written or ended
     after it is undone first (a rerun of ``night``, or a night that failed after writing here;
     None: from ``night`` on), so a night written twice is written once."""
-    from delta.tables import DeltaTable
+    import datetime as dt
 
     on = F.lit(night).cast("date")
     stamped = versions.withColumns({"night": on, "valid_to": F.lit(None).cast("date")})
@@ -218,27 +251,30 @@ def write_versions(spark: SparkSession, table_path: str, versions: DataFrame, en
         overwrite(stamped, table_path, deletion_vectors=True)
         return
     _with_deletion_vectors(spark, table_path)
-    table = DeltaTable.forPath(spark, table_path)
-    since = F.lit(after).cast("date") if after is not None else F.date_sub(on, 1)
+    since = after if after is not None else (dt.date.fromisoformat(night) - dt.timedelta(days=1)).isoformat()
+    since_sql, night_sql = f"DATE{sql_literal(since)}", f"DATE{sql_literal(night)}"
+    table = f"delta.`{table_path}`"
     held = read(spark, table_path)
-    if not held.where((F.col("night") > since) | (F.col("valid_to") > since)).isEmpty():
+    if not held.where((F.col("night") > F.lit(since).cast("date")) | (F.col("valid_to") > F.lit(since).cast("date"))).isEmpty():
         log.info("%s: undoing what was written after %s", table_path, after or "the night before")
-        table.delete(F.col("night") > since)
-        table.update(F.col("valid_to") > since, {"valid_to": F.lit(None).cast("date")})
+        spark.sql(f"DELETE FROM {table} WHERE night > {since_sql}")
+        spark.sql(f"UPDATE {table} SET valid_to = NULL WHERE valid_to > {since_sql}")
     if ended is None:
-        table.update(F.col("valid_to").isNull(), {"valid_to": on})
+        spark.sql(f"UPDATE {table} SET valid_to = {night_sql} WHERE valid_to IS NULL")
         stamped.write.format("delta").mode("append").option("mergeSchema", "true").save(table_path)
         return
     if set(stamped.columns) - set(held.columns):  # a new column: the table gains it
         stamped.limit(0).write.format("delta").mode("append").option("mergeSchema", "true").save(table_path)
     changes = (stamped.withColumn("__ends", F.lit(None).cast("string"))
                .unionByName(ended.select(F.col(key).alias("__ends")).distinct(), allowMissingColumns=True))
-    (table.alias("t")
-     .merge(changes.alias("s"), f"t.`{key}` = s.__ends AND t.valid_to IS NULL")
-     .whenMatchedUpdate(set={"valid_to": on})
-     .whenNotMatchedInsert(condition="s.__ends IS NULL",
-                           values={name: F.col(f"s.`{name}`") for name in stamped.columns})
-     .execute())
+    merge(spark, table_path, changes, f"t.`{key}` = s.__ends AND t.valid_to IS NULL",
+          f"WHEN MATCHED THEN UPDATE SET valid_to = {night_sql} "
+          f"WHEN NOT MATCHED AND s.__ends IS NULL THEN INSERT ({_names(stamped.columns)}) "
+          f"VALUES ({_names(stamped.columns, 's.')})")
+
+
+def _names(columns: list[str], prefix: str = "") -> str:
+    return ", ".join(f"{prefix}`{name}`" for name in columns)
 
 
 ENDS = "__ends"  # in a night's changes (write_changes): the key whose rows end; null on a row to insert
@@ -247,7 +283,7 @@ MAINTENANCE_OPERATIONS = ("OPTIMIZE", "VACUUM START", "VACUUM END", "SET TBLPROP
 
 
 def write_changes(spark: SparkSession, table_path: str, changes: DataFrame, key: str, tag: dict[str, str],
-                  since: int, ended: dict[str, Column] | None = None, held: str | None = None,
+                  since: int, ended: dict[str, str] | None = None, held: str | None = None,
                   history: list | None = None) -> None:
     """A night's changes to a table written in one commit (a MERGE, with deletion vectors: the
     files of the rows ending are marked, not rewritten), tagged ``tag`` (for
@@ -258,30 +294,26 @@ def write_changes(spark: SparkSession, table_path: str, changes: DataFrame, key:
 
     ``changes``: the rows to insert (ENDS null) and the keys whose rows end (ENDS the key, the
     table's columns null): the rows of those keys (those matching ``held``, a condition on the
-    table's row ``t``) are deleted, or, given ``ended``, updated so (column: value). ``history``:
+    table's row ``t``) are deleted, or, given ``ended``, updated so (column: SQL value). ``history``:
     the table's :func:`commits`, when the caller read them already (for its ``since``)."""
-    from delta.tables import DeltaTable
-
-    table = DeltaTable.forPath(spark, table_path)
     later = [commit for commit in (commits(spark, table_path) if history is None else history)
              if commit.version > since and commit.operation not in MAINTENANCE_OPERATIONS]
     if later:
         log.info("%s: restored to version %d (undoing %s) before tonight's changes", table_path, since,
                  ", ".join(f"{row.operation} at {row.version}" for row in sorted(later)))
-        table.restoreToVersion(since)
+        spark.sql(f"RESTORE TABLE delta.`{table_path}` TO VERSION AS OF {int(since)}")
     _with_deletion_vectors(spark, table_path)
-    table = DeltaTable.forPath(spark, table_path)  # as it is now: with deletion vectors on
     columns = [name for name in changes.columns if name != ENDS]
     condition = f"t.`{key}` = s.{ENDS}" + (f" AND ({held})" if held else "")
-    merge = table.alias("t").merge(changes.alias("s"), condition)
-    merge = merge.whenMatchedDelete() if ended is None else merge.whenMatchedUpdate(set=ended)
-    merge = merge.whenNotMatchedInsert(condition=f"s.{ENDS} IS NULL",
-                                       values={name: F.col(f"s.`{name}`") for name in columns})
+    matched = ("DELETE" if ended is None else
+               "UPDATE SET " + ", ".join(f"`{name}` = {value}" for name, value in ended.items()))
+    clauses = (f"WHEN MATCHED THEN {matched} WHEN NOT MATCHED AND s.{ENDS} IS NULL "
+               f"THEN INSERT ({_names(columns)}) VALUES ({_names(columns, 's.')})")
     metadata = "spark.databricks.delta.commitInfo.userMetadata"
     with _SESSION_METADATA:  # the session's: another thread's MERGE would commit with this tag, or none
         spark.conf.set(metadata, json.dumps(tag, sort_keys=True))
         try:
-            merge.execute()
+            merge(spark, table_path, changes, condition, clauses)
         finally:
             spark.conf.unset(metadata)
 
@@ -300,9 +332,7 @@ def same_columns(spark: SparkSession, table_path: str, frame: DataFrame) -> bool
 def _with_deletion_vectors(spark: SparkSession, table_path: str) -> None:
     """Turns deletion vectors on for the table (a row-level change marks rows instead of
     rewriting their files), once."""
-    from delta.tables import DeltaTable
-
-    properties = DeltaTable.forPath(spark, table_path).detail().first()["properties"] or {}
+    properties = detail(spark, table_path)["properties"] or {}
     if properties.get("delta.enableDeletionVectors") != "true":
         spark.sql(f"ALTER TABLE delta.`{table_path}` SET TBLPROPERTIES ('delta.enableDeletionVectors' = true)")
 
@@ -310,11 +340,10 @@ def _with_deletion_vectors(spark: SparkSession, table_path: str) -> None:
 def commits(spark: SparkSession, table_path: str) -> list:
     """The table's commits (version, operation, userMetadata), read once for the callers that ask
     (:func:`tagged_version`, :func:`write_changes`); none for a table not there."""
-    from delta.tables import DeltaTable
-
     if not exists(spark, table_path):
         return []
-    return DeltaTable.forPath(spark, table_path).history().select("version", "operation", "userMetadata").collect()
+    return (spark.sql(f"DESCRIBE HISTORY delta.`{table_path}`")
+            .select("version", "operation", "userMetadata").collect())
 
 
 def tagged_version(spark: SparkSession, table_path: str, tag: dict[str, str], history: list | None = None

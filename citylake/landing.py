@@ -46,6 +46,7 @@ import csv
 import datetime as dt
 import io
 import logging
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -58,6 +59,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import IntegerType, LongType, StringType, StructField, StructType
 
 from citylake import identity, storage
+from citylake.checkpoint import local_checkpoint
 from citylake.contracts import Contract, ContractError, JdbcTable
 from citylake.settings import Settings
 
@@ -148,7 +150,7 @@ def read_extract(spark: SparkSession, settings: Settings, contract: Contract, ru
         return read_exchange_table(spark, settings, contract, run_date, limit)
     if not location.startswith("s3://"):
         refuse_links(incoming, location)
-    delivery = inspect_delivery(spark, location)
+    delivery = inspect_delivery(settings, location)
     if contract.format == "xlsx":
         return read_workbook(spark, delivery, contract, limit)
     check_line_encoding(spark, location, contract.encoding)
@@ -204,32 +206,67 @@ def spark_path(location: str) -> str:
     return "s3a://" + location.removeprefix("s3://") if location.startswith("s3://") else location
 
 
-def inspect_delivery(spark: SparkSession, location: str) -> Delivery:
-    """Size, first bytes and last byte through Hadoop's FileSystem (file:, s3a:, hdfs: alike);
-    compressed files (.gz, .bz2) are read through their codec, as Spark's text source reads them."""
-    path = spark_path(location)
-    jvm = spark._jvm
-    conf = spark._jsparkSession.sessionState().newHadoopConf()
-    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
-    filesystem = hadoop_path.getFileSystem(conf)
-    if not filesystem.exists(hadoop_path) or filesystem.getFileStatus(hadoop_path).isDirectory():
-        raise storage.MissingExtract(f"{location}: extract not delivered")
-    size = filesystem.getFileStatus(hadoop_path).getLen()
-    codec = jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(conf).getCodec(hadoop_path)
-    stream = filesystem.open(hadoop_path)
+# the compressed files Spark's text source reads through a Hadoop codec, and Python's twin of each
+_CODECS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstandard"}
+
+
+def _decompressing(stream, suffix: str):
+    if _CODECS[suffix] == "gzip":
+        import gzip
+
+        return gzip.GzipFile(fileobj=stream)
+    if _CODECS[suffix] == "bz2":
+        import bz2
+
+        return bz2.BZ2File(stream)
+    import zstandard
+
+    return zstandard.ZstdDecompressor().stream_reader(stream)
+
+
+def inspect_delivery(settings: Settings, location: str) -> Delivery:
+    """Size, first bytes and last byte of a delivered file, read from the drop folder or the
+    object store by this process (a Spark Connect client reaches no file system through Spark);
+    compressed files (.gz, .bz2, .zst) are read through their codec, as Spark's text source reads
+    them."""
+    suffix = next((name for name in _CODECS if location.lower().endswith(name)), None)
+    if location.startswith("s3://"):
+        bucket, key = storage.split_s3(location)
+        client = storage.s3_client(settings)
+        try:
+            size = client.head_object(Bucket=bucket, Key=key)["ContentLength"]
+        except client.exceptions.ClientError as error:
+            if storage.not_found(error):
+                raise storage.MissingExtract(f"{location}: extract not delivered") from None
+            raise
+        ranged = (lambda first, last: client.get_object(Bucket=bucket, Key=key, Range=f"bytes={first}-{last}")["Body"])
+        if suffix is None:
+            head = ranged(0, HEADER_MAX_BYTES - 1).read() if size else b""
+            last = head[-1:] if size <= HEADER_MAX_BYTES else ranged(size - 1, size - 1).read()
+            return Delivery(location, spark_path(location), size, head, last in (b"\n", b"\r"))
+        opened = client.get_object(Bucket=bucket, Key=key)["Body"]
+    else:
+        if not os.path.isfile(location):
+            raise storage.MissingExtract(f"{location}: extract not delivered")
+        size = os.path.getsize(location)
+        opened = open(location, "rb")  # noqa: SIM115 - closed below
     try:
-        reader = stream if codec is None else codec.createInputStream(stream)
-        head = bytes(reader.readNBytes(HEADER_MAX_BYTES))
-        if len(head) < HEADER_MAX_BYTES:
-            ends_with_newline = head[-1:] in (b"\n", b"\r")
-        elif codec is None:
-            stream.seek(size - 1)
-            ends_with_newline = stream.read() in (0x0A, 0x0D)
+        if suffix is None:
+            head = opened.read(HEADER_MAX_BYTES)
+            if len(head) < HEADER_MAX_BYTES:
+                ends_with_newline = head[-1:] in (b"\n", b"\r")
+            else:
+                opened.seek(size - 1)
+                ends_with_newline = opened.read(1) in (b"\n", b"\r")
         else:
-            ends_with_newline = True
+            try:
+                head = _decompressing(opened, suffix).read(HEADER_MAX_BYTES)
+            except Exception as error:  # noqa: BLE001 - gzip, bz2 and zstandard each raise their own
+                raise LandingRejected(f"{location}: not a readable {suffix} file ({type(error).__name__})") from None
+            ends_with_newline = head[-1:] in (b"\n", b"\r") if len(head) < HEADER_MAX_BYTES else True
     finally:
-        stream.close()
-    return Delivery(location, path, size, head, ends_with_newline)
+        opened.close()
+    return Delivery(location, spark_path(location), size, head, ends_with_newline)
 
 
 def file_lines(spark: SparkSession, path: str) -> DataFrame:
@@ -274,8 +311,10 @@ def check_line_encoding(spark: SparkSession, file: str, encoding: str) -> None:
     if not plain:
         raise LandingRejected(f"{file}: encoding {encoding} cannot be read line by line (its newlines "
                               "and commas are not single ASCII bytes)")
-    if not spark._jvm.java.nio.charset.Charset.isSupported(java_charset(encoding)):
-        raise LandingRejected(f"{file}: encoding {encoding} has no Java charset to decode it")
+    try:
+        spark.range(1).select(F.decode(F.lit(b"A"), java_charset(encoding))).collect()
+    except Exception:  # noqa: BLE001 - Spark's error for an unknown charset differs by version and client
+        raise LandingRejected(f"{file}: encoding {encoding} has no Java charset to decode it") from None
 
 
 def python_codec(encoding: str) -> str:
@@ -528,11 +567,18 @@ def keep(frame: DataFrame) -> DataFrame:
     as it stores it, which costs more than decoding and parsing the lines did. The price: an
     executor lost before the batch is written fails the job (rerun it) instead of recomputing.
     """
-    return frame.localCheckpoint(eager=False, storageLevel=KEPT_AS)
+    return local_checkpoint(frame, eager=False, storageLevel=KEPT_AS)
 
 
 def release(kept: DataFrame) -> None:
-    kept._jdf.queryExecution().analyzed().rdd().unpersist(False)
+    """Frees the rows ``keep`` kept (an in-process session's checkpoint blocks, or a Spark
+    Connect server's reference to them, whose blocks its cleaner then frees)."""
+    from citylake import spark as citylake_spark
+
+    if citylake_spark.is_remote(kept.sparkSession):
+        citylake_spark.release_checkpoint(kept)
+    else:
+        kept._jdf.queryExecution().analyzed().rdd().unpersist(False)
 
 
 @contextmanager

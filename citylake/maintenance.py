@@ -33,13 +33,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from citylake import contracts, lake
+from citylake import contracts, lake, storage
 from citylake.settings import Settings
 
 log = logging.getLogger("citylake.maintenance")
@@ -93,20 +94,28 @@ def applied_retention_hours(vacuum_start: dict[str, str]) -> int:
     return int(millis) // 3_600_000
 
 
-def discover(spark: SparkSession, lake_root: str) -> list[tuple[str, str]]:
-    """(layer, table) of every Delta table under the lake's layers, through Hadoop's FileSystem."""
-    jvm = spark.sparkContext._jvm
-    hadoop_path = jvm.org.apache.hadoop.fs.Path
-    root = hadoop_path(lake_root)
-    fs = root.getFileSystem(spark._jsparkSession.sessionState().newHadoopConf())
+def discover(settings: Settings) -> list[tuple[str, str]]:
+    """(layer, table) of every Delta table under the lake's layers: each folder of a layer that
+    holds a _delta_log, listed by this process (the lake folder, or the bucket with boto3)."""
     tables = []
-    for layer in lake.LAYERS:
-        folder = hadoop_path(root, layer)
-        if not fs.exists(folder):
-            continue
-        for status in fs.listStatus(folder):
-            if status.isDirectory() and fs.exists(hadoop_path(status.getPath(), "_delta_log")):
-                tables.append((layer, status.getPath().getName()))
+    root = settings.lake_root.rstrip("/")
+    if root.startswith(("s3a://", "s3://")):
+        bucket, _, prefix = root.split("://", 1)[1].partition("/")
+        client = storage.s3_client(settings)
+        for layer in lake.LAYERS:
+            folders = set()
+            for page in client.get_paginator("list_objects_v2").paginate(
+                    Bucket=bucket, Prefix=f"{prefix}/{layer}/".lstrip("/"), Delimiter="/"):
+                folders |= {entry["Prefix"] for entry in page.get("CommonPrefixes", [])}
+            for folder in folders:
+                if client.list_objects_v2(Bucket=bucket, Prefix=f"{folder}_delta_log/", MaxKeys=1).get("KeyCount"):
+                    tables.append((layer, folder.rstrip("/").rsplit("/", 1)[-1]))
+    else:
+        for layer in lake.LAYERS:
+            folder = Path(root.removeprefix("file:")) / layer
+            if folder.is_dir():
+                tables += [(layer, table.name) for table in folder.iterdir()
+                           if table.is_dir() and (table / "_delta_log").is_dir()]
     return sorted(tables, key=lambda table: (lake.LAYERS.index(table[0]), table[1]))
 
 
@@ -156,19 +165,16 @@ def _changed_since_optimize(history: list) -> bool:
 
 def maintain_table(spark: SparkSession, settings: Settings, layer: str, table: str,
                    known: dict[str, contracts.Contract] | None = None) -> TableReport:
-    from delta.tables import DeltaTable
-
     # VACUUM START / END in the table's history: the audit trail of what was deleted, and the
     # retention applied. Like OPTIMIZE, they commit while maintenance holds the writers' pool.
     spark.conf.set("spark.databricks.delta.vacuum.logging.enabled", "true")
     # VACUUM lists the table's folders with spark.sql.sources.parallelPartitionDiscovery.parallelism
     # tasks, 10,000 by default even for one folder: minutes of empty tasks per table, on 2 cores.
     # Our tables are not partitioned; a few tasks per core list them.
-    spark.conf.set("spark.sql.sources.parallelPartitionDiscovery.parallelism",
-                   str(max(8, 4 * spark.sparkContext.defaultParallelism)))
+    spark.conf.set("spark.sql.sources.parallelPartitionDiscovery.parallelism", str(max(8, 4 * (os.cpu_count() or 2))))
     path = lake.path(settings, layer, table)
-    delta = DeltaTable.forPath(spark, path)
-    detail = delta.detail().first()
+    table_sql = f"delta.`{path}`"
+    detail = lake.detail(spark, path)
     columns = lake.read(spark, path).columns
     keys = zorder_columns(layer, table, columns, known)
     report = TableReport(layer, table, path, keys, detail.numFiles, detail.sizeInBytes)
@@ -180,20 +186,18 @@ def maintain_table(spark: SparkSession, settings: Settings, layer: str, table: s
 
     if keep_audit_window(spark, path, settings.audit_days, detail.properties):
         report.notes.append(f"retention set to the audit window ({settings.audit_days} days)")
-    if _changed_since_optimize(delta.history(50).collect()):
-        optimizer = delta.optimize()
+    if _changed_since_optimize(spark.sql(f"DESCRIBE HISTORY {table_sql} LIMIT 50").collect()):
+        zorder = f" ZORDER BY ({', '.join(f'`{key}`' for key in keys)})" if keys else ""
         metrics = lake.with_commit_retry(
-            (lambda: optimizer.executeZOrderBy(*keys)) if keys else optimizer.executeCompaction,
-            f"{path}: OPTIMIZE",
-        ).first().metrics
+            lambda: spark.sql(f"OPTIMIZE {table_sql}{zorder}").first().metrics, f"{path}: OPTIMIZE")
         report.optimized = True
         report.files_rewritten, report.files_written = metrics.numFilesRemoved, metrics.numFilesAdded
     else:
         report.notes.append("unchanged since its last OPTIMIZE")
 
-    delta.vacuum(retention_hours(settings))
-    history = delta.history().select("version", "timestamp", "operation", "operationParameters",
-                                     "operationMetrics").collect()  # newest first; tens of rows
+    spark.sql(f"VACUUM {table_sql} RETAIN {retention_hours(settings)} HOURS").collect()
+    history = spark.sql(f"DESCRIBE HISTORY {table_sql}").select(
+        "version", "timestamp", "operation", "operationParameters", "operationMetrics").collect()  # newest first
     vacuum = {}
     for entry in history:
         if entry.operation.startswith("VACUUM"):
@@ -204,7 +208,7 @@ def maintain_table(spark: SparkSession, settings: Settings, layer: str, table: s
         report.files_vacuumed = int(vacuum["VACUUM END"].operationMetrics.get("numDeletedFiles", 0))
     cutoff = datetime.now() - timedelta(days=settings.audit_days)  # collected timestamps are local too
     in_window = [entry.version for entry in history if entry.timestamp >= cutoff]
-    after = delta.detail().first()
+    after = lake.detail(spark, path)
     report.files_after, report.bytes_after = after.numFiles, after.sizeInBytes
     report.current_version = history[0].version
     report.oldest_version_in_window = min(in_window, default=report.current_version)
@@ -216,7 +220,7 @@ def maintain(spark: SparkSession, settings: Settings, run_date: str) -> dict:
     """Maintains every table of the lake and writes reports/<date>/maintenance.json."""
     known = contracts.load_all()
     tables = []
-    for layer, table in discover(spark, settings.lake_root):
+    for layer, table in discover(settings):
         report = maintain_table(spark, settings, layer, table, known)
         log.info("%s/%s: %d -> %d files, Z-order %s, %d vacuumed, versions %d..%d kept",
                  layer, table, report.files_before, report.files_after, report.zorder_by or "-",

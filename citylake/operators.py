@@ -2,23 +2,75 @@
 
 from __future__ import annotations
 
-from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
-from airflow.sdk import BaseSensorOperator
+import importlib.util
+import re
+
+from airflow.sdk import BaseOperator, BaseSensorOperator
 
 from citylake import lineage
-from citylake.settings import load
+from citylake.settings import PROJECT_ROOT, load
+
+JOBS_DIR = PROJECT_ROOT / "jobs"
 
 
-class CitylakeSparkSubmitOperator(SparkSubmitOperator):
-    """spark-submit of a citylake job that tells OpenLineage what it read and wrote.
+def _job_main(job: str):
+    """The ``main(argv)`` of jobs/<job>.py (jobs are files, not a package)."""
+    if not re.fullmatch(r"[a-z_]+", job) or not (JOBS_DIR / f"{job}.py").is_file():
+        raise ValueError(f"no citylake job {job!r} in {JOBS_DIR}")
+    spec = importlib.util.spec_from_file_location(f"citylake_job_{job}", JOBS_DIR / f"{job}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
 
-    ``extract_of``: the source whose department extract the job reads (the landing job), an
-    input beside the inlets. The night is the rendered ``--run-date`` argument.
+
+class CitylakeSparkConnectOperator(BaseOperator):
+    """Runs a citylake job's ``main(argv)`` in the task, as a client of the environment's Spark
+    Connect server (the ``spark_connect`` connection ``conn_id``, through the Spark provider's
+    SparkConnectHook), and tells OpenLineage what it read and wrote.
+
+    The task's session is its own (its temp views and settings unseen by other tasks); every
+    operation it sends is tagged with the task's try, and interrupted on the server when Airflow
+    kills or times out the task (``on_kill``), so a killed task leaves the server nothing to
+    finish. ``extract_of``: the source whose department extract the job reads (the landing job),
+    an input beside the inlets. The night is the rendered ``--run-date`` argument.
     """
 
-    def __init__(self, *, extract_of: str | None = None, **kwargs) -> None:
+    template_fields = ("application_args",)
+    ui_color = "#f4a460"
+
+    def __init__(self, *, job: str, application_args: list[str], conn_id: str,
+                 extract_of: str | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
+        self.job = job
+        self.application_args = application_args
+        self.conn_id = conn_id
         self.extract_of = extract_of
+        self._spark = None
+        self._tag = None
+
+    def execute(self, context) -> None:
+        from airflow.providers.apache.spark.hooks.spark_connect import SparkConnectHook
+        from pyspark.sql import SparkSession
+
+        main = _job_main(self.job)
+        url = SparkConnectHook(conn_id=self.conn_id).get_connection_url()
+        self._tag = operation_tag(context["ti"].dag_id, self.task_id, context["ti"].run_id, context["ti"].try_number)
+        self._spark = SparkSession.builder.remote(url).create()  # the default and active session: the job's
+        try:
+            self._spark.addTag(self._tag)
+            code = main([str(argument) for argument in self.application_args])
+        except SystemExit as exit:  # argparse's usage error, or a job that exits
+            code = exit.code
+        finally:
+            self._spark.stop()
+            self._spark = None
+        if code not in (None, 0):
+            raise RuntimeError(f"citylake job {self.job} exited {code}")
+
+    def on_kill(self) -> None:
+        if self._spark is not None and self._tag is not None:
+            interrupted = self._spark.interruptTag(self._tag)
+            self.log.warning("killed: interrupted %d Spark operation(s) tagged %s", len(interrupted), self._tag)
 
     def _run_date(self) -> str | None:
         arguments = list(self.application_args or [])
@@ -36,6 +88,15 @@ class CitylakeSparkSubmitOperator(SparkSubmitOperator):
             inputs.append(lineage.extract(settings, self.extract_of, run_date))
         outputs = [lineage.of_asset(settings, outlet.name) for outlet in self.outlets]
         return OperatorLineage(inputs=inputs, outputs=outputs)
+
+
+def operation_tag(dag_id: str, task_id: str, run_id: str, try_number: int) -> str:
+    """A Spark operation tag for one try of a task: letters, digits, ``-`` and ``_`` only (Spark
+    refuses a comma in a tag), unique per try."""
+    import hashlib
+
+    digest = hashlib.sha1(f"{dag_id}|{task_id}|{run_id}|{try_number}".encode()).hexdigest()[:12]
+    return f"citylake-{re.sub(r'[^A-Za-z0-9_-]', '-', task_id)[:60]}-{digest}"
 
 
 class ExtractDeliveredSensor(BaseSensorOperator):

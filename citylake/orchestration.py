@@ -1,8 +1,9 @@
-"""What the DAGs need to submit citylake jobs as Spark applications; no I/O at import time.
+"""What the DAGs need to run citylake jobs as Spark Connect clients; no I/O at import time.
 
-The Spark master comes from settings: `airflow_environment` turns it into the Airflow connection
-``citylake_spark`` (AIRFLOW_CONN_CITYLAKE_SPARK), which SparkSubmitOperator reads, so one DAG runs
-on local[2] and on a spark:// cluster alike.
+The environment's Spark Connect server (citylake/spark_server.py: local[*], or a spark:// or
+k8s:// cluster behind it) comes from settings: `airflow_environment` turns it into the Airflow
+connection ``citylake_spark`` (AIRFLOW_CONN_CITYLAKE_SPARK, a ``spark_connect`` connection), which
+every job's task reaches it through, so one DAG runs on a laptop and on a cluster alike.
 
 Every task retries with exponential backoff (Airflow 3 takes ``retry_exponential_backoff`` as the
 multiplier: ``True`` would be 1.0, a constant delay) and alerts on its final failure
@@ -21,9 +22,9 @@ from datetime import timedelta
 
 from airflow.sdk import Asset, CronDataIntervalTimetable
 
-from citylake import spark as citylake_spark
+from citylake import spark_server
 from citylake.alerts import on_failure
-from citylake.settings import COMPILE_HUGE_METHODS, PROJECT_ROOT, Settings, load
+from citylake.settings import PROJECT_ROOT, Settings
 
 SPARK_CONNECTION = "citylake_spark"
 CITY_TIMEZONE = "Asia/Shanghai"
@@ -32,7 +33,6 @@ NIGHT = "{{ night(dag_run, triggering_asset_events) }}"
 JOBS_DIR = PROJECT_ROOT / "jobs"
 LAKE_WRITERS_POOL = "citylake_lake_writers"
 READ_ONLY_JOBS = frozenset({"nightly_summary"})  # every other job writes Delta tables
-RESOLUTION_JOBS = frozenset({"build_base"})
 # An ingest run waits for its department's extract (`wait_for_extract`): a look every five
 # minutes, for at most six hours after the scheduler wakes, then it fails and alerts.
 EXTRACT_POKE_INTERVAL = timedelta(minutes=5)
@@ -123,6 +123,11 @@ def lineage_file(settings: Settings):
     return settings.data_dir / "lineage" / "openlineage.jsonl"
 
 
+def _connect_host(settings: Settings) -> str:
+    """On loopback the client says ``localhost``: gRPC then sends the token without TLS."""
+    return "localhost" if settings.spark_host in ("127.0.0.1", "::1") else settings.spark_host
+
+
 def airflow_environment(settings: Settings) -> dict[str, str]:
     """Environment that points Airflow at this project: home, DAGs folder, Spark connection."""
     home = settings.data_dir / "airflow"
@@ -140,8 +145,10 @@ def airflow_environment(settings: Settings) -> dict[str, str]:
         "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
             {"type": "file", "log_file_path": str(lineage_file(settings)), "append": True}
         ),
+        # the environment's Spark Connect server (citylake/spark_server.py), its token as the password
         f"AIRFLOW_CONN_{SPARK_CONNECTION.upper()}": json.dumps(
-            {"conn_type": "spark", "host": settings.spark_master}
+            {"conn_type": "spark_connect", "host": _connect_host(settings), "port": settings.spark_port,
+             "password": spark_server.token(settings)}
         ),
     }
 
@@ -159,32 +166,22 @@ def wait_for_extract(source: str):
 
 
 def spark_job(task_id: str, job: str, args: list[str], **operator_kwargs):
-    """A citylake job submitted with spark-submit; args get --run-date (the run's night, see
-    `night`; the DAG needs DAG_KWARGS' macros) and --run-id added. Its inlets and outlets are
-    also its OpenLineage input and output datasets (citylake/lineage.py).
+    """A citylake job run as a client of the environment's Spark Connect server
+    (operators.CitylakeSparkConnectOperator); args get --run-date (the run's night, see `night`;
+    the DAG needs DAG_KWARGS' macros) and --run-id added. Its inlets and outlets are also its
+    OpenLineage input and output datasets (citylake/lineage.py).
 
     Jobs that write the lake take a slot of the lake writers' pool (see the module docstring).
     """
-    from citylake.operators import CitylakeSparkSubmitOperator
+    from citylake.operators import CitylakeSparkConnectOperator
 
-    settings = load()
     if job not in READ_ONLY_JOBS:
         operator_kwargs.setdefault("pool", LAKE_WRITERS_POOL)
     operator_kwargs.setdefault("post_execute", record_night)
-    conf = {
-        key: value
-        for key, value in citylake_spark.conf(settings).items()
-        if not key.endswith((".access.key", ".secret.key"))  # those travel in the environment
-    }
-    if job in RESOLUTION_JOBS:  # entity resolution's scoring stage is one huge method (settings.py)
-        for key in ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions"):
-            conf[key] = f"{conf[key]} {COMPILE_HUGE_METHODS}"
-    return CitylakeSparkSubmitOperator(
+    return CitylakeSparkConnectOperator(
         task_id=task_id,
         conn_id=SPARK_CONNECTION,
-        application=str(JOBS_DIR / f"{job}.py"),
-        name=f"citylake-{task_id}",
-        conf=conf,
+        job=job,
         application_args=[*args, "--run-date", NIGHT, "--run-id", "{{ run_id }}"],
         **operator_kwargs,
     )

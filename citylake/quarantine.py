@@ -131,33 +131,14 @@ def replay(spark: SparkSession, settings: Settings, source: str, run_date: str, 
             "_rule_id", "_reason",
         )
     )
-    from delta.tables import DeltaTable
-
-    (
-        DeltaTable.forPath(spark, lake.path(settings, *lake.QUARANTINE)).alias("t")
-        .merge(updates.alias("s"), "t.quarantine_id = s.quarantine_id")
-        .whenMatchedUpdate(set={
-            "status": "s.status",
-            "record": "s.record",
-            "run_id": F.lit(run_id),
-            "rule_id": "coalesce(s._rule_id, t.rule_id)",
-            "reason": "coalesce(s._reason, t.reason)",
-        })
-        .execute()
-    )
+    lake.merge(spark, lake.path(settings, *lake.QUARANTINE), updates, "t.quarantine_id = s.quarantine_id",
+               f"WHEN MATCHED THEN UPDATE SET status = s.status, record = s.record, "
+               f"run_id = {lake.sql_literal(run_id)}, rule_id = coalesce(s._rule_id, t.rule_id), "
+               "reason = coalesce(s._reason, t.reason)")
     counts = {"published": clean.count(), "still_quarantined": still.count()}
     checked.unpersist()
     return counts
 
 
 def _merge(spark: SparkSession, path: str, rows: DataFrame, condition: str) -> None:
-    from delta.tables import DeltaTable
-
-    (
-        DeltaTable.forPath(spark, path).alias("t")
-        .merge(rows.alias("s"), condition)
-        .whenMatchedUpdateAll()
-        .whenNotMatchedInsertAll()
-        .execute()
-    )
-
+    lake.merge(spark, path, rows, condition, "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *")

@@ -88,6 +88,20 @@ DRIVER_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m"
 COMPILE_HUGE_METHODS = "-XX:-DontCompileHugeMethods"
 
 
+DEFAULT_SPARK_CONNECT = "sc://127.0.0.1:15002"
+IN_PROCESS = "in-process"
+
+
+def _connect_address(url: str) -> tuple[str, int]:
+    """Host and port of an sc://host:port address (SettingsError otherwise)."""
+    import re
+
+    found = re.fullmatch(r"sc://([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\]):(\d{1,5})/?", url)
+    if found is None or not 0 < int(found.group(2)) < 65536:
+        raise SettingsError(f"CITYLAKE_SPARK_CONNECT={url!r} is not sc://host:port or {IN_PROCESS!r}")
+    return found.group(1).strip("[]"), int(found.group(2))
+
+
 @dataclass(frozen=True)
 class Settings:
     env: str
@@ -103,6 +117,29 @@ class Settings:
     audit_days: int = 30  # time travel kept this many days back (VACUUM retention)
     alert_webhook: str | None = field(default=None, repr=False)  # its URL may carry a token
     pseudonym_key_file: Path | None = None  # default: data_dir/keys/pseudonym.key
+    # the environment's Spark Connect server (citylake/spark_server.py) every job is a client of;
+    # "in-process": a job starts a Spark of its own instead (the class archive, a debugging session)
+    spark_connect: str = DEFAULT_SPARK_CONNECT
+    spark_token: str | None = field(default=None, repr=False)  # default: the server's token file
+    server_memory: str | None = None  # the server's heap; default: from the machine (spark_server.py)
+    spark_state_root: Path | None = None  # the servers' pid files, logs and tokens, by port
+
+    @property
+    def spark_state_dir(self) -> Path:
+        """The folder of the server at spark_port (every settings naming that port share it)."""
+        return (self.spark_state_root or self.ivy_dir.parent / "spark-connect") / str(self.spark_port)
+
+    @property
+    def in_process(self) -> bool:
+        return self.spark_connect == IN_PROCESS
+
+    @property
+    def spark_host(self) -> str:
+        return _connect_address(self.spark_connect)[0]
+
+    @property
+    def spark_port(self) -> int:
+        return _connect_address(self.spark_connect)[1]
 
     @property
     def incoming_dir(self) -> Path:
@@ -146,6 +183,10 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         "alert_webhook": environ.get("CITYLAKE_ALERT_WEBHOOK") or None,
         "pseudonym_key_file": (Path(environ["CITYLAKE_PSEUDONYM_KEY_FILE"]).resolve()
                                if environ.get("CITYLAKE_PSEUDONYM_KEY_FILE") else None),
+        "spark_connect": _spark_connect(environ),
+        "spark_token": environ.get("CITYLAKE_SPARK_TOKEN") or None,
+        "server_memory": environ.get("CITYLAKE_SPARK_SERVER_MEMORY") or None,
+        "spark_state_root": cache_dir / "spark-connect",
     }
 
     if env == "local":
@@ -172,6 +213,13 @@ def load(environ: dict[str, str] | None = None) -> Settings:
     )
     lake_root = environ.get("CITYLAKE_LAKE_ROOT", f"s3a://{s3.bucket}/lake")
     return Settings(env, data_dir, lake_root, master, ivy_dir, s3, **jvm)
+
+
+def _spark_connect(environ: dict[str, str]) -> str:
+    value = environ.get("CITYLAKE_SPARK_CONNECT", DEFAULT_SPARK_CONNECT)
+    if value != IN_PROCESS:
+        _connect_address(value)
+    return value
 
 
 def _audit_days(environ: dict[str, str]) -> int:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from citylake.settings import Settings, load
+from citylake.settings import IN_PROCESS, PROJECT_ROOT, Settings, load
 
 DELTA_VERSION = "4.4.0"  # the newest delta-spark_4.2 jar on Maven Central (4.4.1 is PyPI-only)
 SCALA_SPARK = "4.2_2.13"
@@ -69,6 +69,35 @@ def class_archive() -> Path:
     return Path(sys.prefix) / CLASS_ARCHIVE
 
 
+# citylake's own Spark session extension (infra/spark/src: a checkpoint's size estimate kept
+# bounded, the server side of citylake/checkpoint.py), compiled by setup (python -m citylake.spark
+# build-extension) against this environment's Spark, into the environment.
+EXTENSION_SOURCES = PROJECT_ROOT / "infra" / "spark" / "src"
+EXTENSION_JAR = "citylake-spark-extension.jar"
+EXTENSION_CLASS = "citylake.spark.BoundedCheckpoints"
+
+
+def extension_jar() -> Path:
+    return Path(sys.prefix) / EXTENSION_JAR
+
+
+def _build_extension() -> None:
+    """Compiles EXTENSION_SOURCES against pyspark's jars into extension_jar()."""
+    import subprocess
+    import tempfile
+
+    import pyspark
+
+    classpath = str(Path(pyspark.__file__).parent / "jars" / "*")
+    sources = sorted(str(path) for path in EXTENSION_SOURCES.rglob("*.java"))
+    with tempfile.TemporaryDirectory() as classes:
+        subprocess.run(["javac", "-nowarn", "--release", "17", "-d", classes, "-cp", classpath, *sources], check=True)
+        making = extension_jar().with_suffix(".making")
+        subprocess.run(["jar", "cf", str(making), "-C", classes, "."], check=True)
+        making.rename(extension_jar())
+    print(f"spark: session extension {extension_jar()}")
+
+
 class JarsNotResolved(RuntimeError):
     """The Ivy folder has no jars resolved for this version of ALL_PACKAGES."""
 
@@ -89,15 +118,23 @@ def jars(settings: Settings) -> list[str]:
     return recorded["jars"]
 
 
+def _extension(settings: Settings) -> Path:
+    jar = extension_jar()
+    if not jar.is_file():
+        raise JarsNotResolved(f"citylake's Spark extension is not built: no {jar}; run infra/setup.sh "
+                              "(or python -m citylake.spark build-extension)")
+    return jar
+
+
 def conf(settings: Settings) -> dict[str, str]:
     """Spark configuration for a citylake application (everything but the master), its jars
     included."""
-    resolved = jars(settings)
+    resolved = [*jars(settings), str(_extension(settings))]
     values = {
         # Nightly jobs are short-lived JVMs: C1-only compilation saves a quarter of their time.
         "spark.driver.extraJavaOptions": settings.driver_java_options,
         "spark.executor.extraJavaOptions": settings.driver_java_options,  # on a cluster (settings.py)
-        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.extensions": f"io.delta.sql.DeltaSparkSessionExtension,{EXTENSION_CLASS}",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         "spark.sql.session.timeZone": "Asia/Shanghai",
         "spark.sql.shuffle.partitions": "4",
@@ -160,9 +197,87 @@ def submit_command(settings: Settings, application: str, args: list[str]) -> lis
     return [*command, application, *args]
 
 
+def remote_url(settings: Settings) -> str:
+    """The sc:// address of the settings' Spark Connect server, with its token. On loopback the
+    client says ``localhost``: gRPC then sends the token over local credentials, without TLS."""
+    from citylake import spark_server
+
+    host = "localhost" if settings.spark_host in ("127.0.0.1", "localhost", "::1") else settings.spark_host
+    return f"sc://{host}:{settings.spark_port}/;token={spark_server.token(settings)}"
+
+
+RUNTIME_CONF = ("spark.sql.session.timeZone", "spark.sql.shuffle.partitions",
+                "spark.sql.execution.arrow.pyspark.enabled")
+
+
+def remote_session(settings: Settings, *, create: bool = False) -> SparkSession:
+    """A Spark Connect session on the settings' server: the thread's active or the process's
+    default one when it is on that server (else a new default), or with ``create`` a session of
+    its own, made no default (its temp views and runtime settings unseen by the others)."""
+    from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+    url = remote_url(settings)
+    if create:  # neither the process's default session nor the thread's active one
+        spark = ConnectSession(connection=url)
+    else:
+        current = ConnectSession.getActiveSession() or ConnectSession._get_default_session()
+        endpoint = url.removeprefix("sc://").split("/", 1)[0]
+        if current is not None and not current.is_stopped and current.client._builder.endpoint == endpoint:
+            spark = current  # the task's (operators.CitylakeSparkConnectOperator) or the process's
+        else:
+            spark = SparkSession.builder.remote(url).create()
+    _close_at_exit(spark)
+    # a server gone is said within seconds, not after pyspark's ten minutes of retries
+    from pyspark.sql.connect.client.retries import DefaultPolicy
+
+    spark.client.set_retry_policies([DefaultPolicy(max_retries=5, backoff_multiplier=2.0, initial_backoff=250,
+                                                   max_backoff=4000)])
+    values = conf(settings)
+    for key in RUNTIME_CONF:
+        spark.conf.set(key, values[key])
+    if settings.s3 is not None:
+        # the object store is the session's, not the server's: its endpoint and keys are this
+        # session's Hadoop settings (a server may serve lakes on two stores), and S3A's file
+        # systems are not cached across sessions, where the first session's keys would stay
+        # (a session's settings reach Hadoop under their own names: fs.s3a.*, not spark.hadoop.*)
+        for key, value in values.items():
+            if key.startswith("spark.hadoop.fs.s3a."):
+                spark.conf.set(key.removeprefix("spark.hadoop."), value)
+        spark.conf.set("fs.s3a.impl.disable.cache", "true")
+    return spark
+
+
+_CLOSED_AT_EXIT: set[str] = set()
+
+
+def _close_at_exit(spark: SparkSession) -> None:
+    """Stops the client session when the process exits: a checkpointed frame still referenced
+    then releases itself with a gRPC call, which hangs once Python is finalising (pyspark 4.2)."""
+    import atexit
+
+    if spark.session_id not in _CLOSED_AT_EXIT:
+        _CLOSED_AT_EXIT.add(spark.session_id)
+        atexit.register(spark.stop)
+
+
+class SparkServerDown(RuntimeError):
+    """No Spark Connect server answers where the settings say it is."""
+
+
 def session(app: str, settings: Settings | None = None) -> SparkSession:
-    """The active session when run under spark-submit, else a new one built from settings."""
+    """The job's Spark session: a client of the environment's Spark Connect server, or, with
+    CITYLAKE_SPARK_CONNECT=in-process, a Spark of its own built from settings (the active
+    session when run under spark-submit)."""
     settings = settings or load()
+    if not settings.in_process:
+        from citylake import spark_server
+
+        if not spark_server.answering(settings.spark_host, settings.spark_port):
+            raise SparkServerDown(
+                f"no Spark Connect server answers at {settings.spark_host}:{settings.spark_port} "
+                f"({app} needs one): start it with `python -m citylake.spark_server start`, or set "
+                "CITYLAKE_SPARK_CONNECT=in-process to run Spark inside this process")
+        return remote_session(settings)
     builder = SparkSession.builder.appName(f"citylake-{app}")
     if SparkSession.getActiveSession() is None and "PYSPARK_GATEWAY_PORT" not in os.environ:
         # started from plain Python (tests, benchmarks): we launch the JVM with conf's classpath
@@ -172,6 +287,21 @@ def session(app: str, settings: Settings | None = None) -> SparkSession:
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     return spark
+
+
+def release_checkpoint(frame) -> None:
+    """Tells the Spark Connect server to drop its reference to a checkpointed frame now (pyspark
+    sends it only when the frame is garbage-collected); its blocks go with the server's next
+    cleaning. The frame must not be used after."""
+    relation = getattr(frame, "_plan", None)
+    if type(relation).__name__ == "CachedRemoteRelation" and relation._relation_id is not None:
+        relation.__del__()
+        relation._relation_id = None
+
+
+def is_remote(spark: SparkSession) -> bool:
+    """Whether ``spark`` is a Spark Connect client session."""
+    return type(spark).__module__.startswith("pyspark.sql.connect")
 
 
 def _warm() -> None:
@@ -214,7 +344,7 @@ def _archive_classes() -> None:
     archive = class_archive()
     archive.unlink(missing_ok=True)
     making = archive.with_suffix(".making")
-    settings = replace(settings, spark_master="local[2]",
+    settings = replace(settings, spark_master="local[2]", spark_connect=IN_PROCESS,
                        driver_java_options=f"{settings.driver_java_options} -XX:ArchiveClassesAtExit={making}")
     spark = session("class-archive", settings)
     from pyspark.sql import Window
@@ -247,10 +377,12 @@ def _archive_classes() -> None:
 
 
 def own_session(spark: SparkSession) -> SparkSession:
-    """Another session of the same application (its SparkContext, cached data and Delta logs), with
-    the settings ``spark`` has now, but its own: a setting one thread's work sets on its session
-    (citylake/lake.py: write_changes' commit metadata) is not seen by work run on the other, so the
-    two can run side by side (citylake/concurrency.py)."""
+    """Another session beside ``spark`` (the same server or application, its cached data and Delta
+    logs), with the settings ``spark`` has now, but its own: a setting one thread's work sets on
+    its session (citylake/lake.py: write_changes' commit metadata) is not seen by work run on the
+    other, so the two can run side by side (citylake/concurrency.py)."""
+    if is_remote(spark):
+        return spark.cloneSession()  # its settings and temp views copied, server side
     session = spark.newSession()
     for key, value in spark.conf.getAll.items():
         if spark.conf.isModifiable(key):
@@ -261,6 +393,8 @@ def own_session(spark: SparkSession) -> SparkSession:
 if __name__ == "__main__":
     if sys.argv[1:] == ["archive-classes"]:
         _archive_classes()
+    elif sys.argv[1:] == ["build-extension"]:
+        _build_extension()
     else:
         _warm()
 

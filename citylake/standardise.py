@@ -125,7 +125,8 @@ def duplicate_deliveries(checked: DataFrame, keys: list[str], rule: str) -> Data
     """Adds ``_duplicate`` (true on a row the contract's ``duplicates`` rule takes out) and
     ``_duplicate_reason``: rows sharing every key field (none null) are one key delivered again.
     latest: the row on the latest line is kept, the others taken out; quarantine and fail: every
-    row of such a key is (fail then fails the gate). Pure: a window over the key."""
+    row of such a key is (fail then fails the gate); keep: none is (the libraries take a key's
+    latest delivery, citylake/base.py). Pure: a window over the key."""
     from pyspark.sql import Window
 
     key = [F.col(f"`{name}`") for name in keys]
@@ -136,6 +137,8 @@ def duplicate_deliveries(checked: DataFrame, keys: list[str], rule: str) -> Data
     lines = F.when(complete, F.count(F.lit(1)).over(by_key)).otherwise(F.lit(1))
     last = F.max("_line_number").over(by_key)
     fields = ", ".join(keys)
+    if rule == "keep":  # a source whose key repeats by design (a person's enrolments over the years)
+        return checked.withColumns({"_duplicate": F.lit(False), "_duplicate_reason": F.lit(None).cast("string")})
     if rule == "latest":
         duplicate = (lines > 1) & (F.col("_line_number") < last)
         reason = F.format_string(f"key ({fields}) delivered again on line %d, the latest, which is kept", last)

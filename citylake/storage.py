@@ -88,7 +88,8 @@ def ensure_bucket(settings: Settings) -> None:
         client.create_bucket(Bucket=settings.s3.bucket)
 
 
-def _split(uri: str) -> tuple[str, str]:
+def split_s3(uri: str) -> tuple[str, str]:
+    """Bucket and key of an s3:// address."""
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     return bucket, key
 
@@ -97,13 +98,13 @@ def _split(uri: str) -> tuple[str, str]:
 def open_extract(settings: Settings, location: str) -> Iterator:
     """The extract's bytes, line by line; MissingExtract if it was never delivered."""
     if location.startswith("s3://"):
-        bucket, key = _split(location)
+        bucket, key = split_s3(location)
         client = s3_client(settings)
         with tempfile.TemporaryFile() as local:
             try:
                 client.download_fileobj(bucket, key, local)
             except client.exceptions.ClientError as error:
-                if _not_found(error):
+                if not_found(error):
                     raise MissingExtract(f"{location}: extract not delivered") from None
                 raise
             local.seek(0)
@@ -128,18 +129,18 @@ def delivered(settings: Settings, contract, run_date: str) -> bool:
     location = contract.location_for(incoming_root(settings), run_date)
     if not location.startswith("s3://"):
         return Path(location).is_file()
-    bucket, key = _split(location)
+    bucket, key = split_s3(location)
     client = s3_client(settings)
     try:
         client.head_object(Bucket=bucket, Key=key)
     except client.exceptions.ClientError as error:
-        if _not_found(error):
+        if not_found(error):
             return False
         raise
     return True
 
 
-def _not_found(error) -> bool:
+def not_found(error) -> bool:
     """Whether a boto3 ClientError says the object is not there (a GET says NoSuchKey, a HEAD,
     which has no body, only its status)."""
     return error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")

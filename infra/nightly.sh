@@ -2,7 +2,8 @@
 # One full nightly on a generated city, through Airflow, on the configured environment
 # (CITYLAKE_ENV, default local: the lake folder under data/). Prints where the results are and
 # the night's summary. Starts the departments' exchange database (infra/postgres.sh) and leaves it
-# running; `infra/postgres.sh stop` stops it.
+# running; `infra/postgres.sh stop` stops it. Starts the Spark Connect server unless one runs, and
+# stops the one it started.
 #   infra/nightly.sh [RUN_DATE] [PEOPLE]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,11 @@ airflow db migrate > "$AIRFLOW_HOME/db-migrate.log" 2>&1 || { cat "$AIRFLOW_HOME
 # the pool every lake-writing task runs in (citylake/orchestration.py): one slot, one writer at a
 # time: Delta's S3 and local log stores cannot see two drivers commit one table (citylake/lake.py)
 airflow pools set citylake_lake_writers 1 "citylake: one Spark job at a time writes the lake" > /dev/null
+# the environment's warm Spark (a Spark Connect server, citylake/spark_server.py): every job of the night
+# is a client of it. Reused when one is running; stopped at the end when the nightly started it.
+spark_server=$(python -m citylake.spark_server start) || exit 1
+echo "nightly: $spark_server"
+case $spark_server in *"started at"*) trap 'python -m citylake.spark_server stop > /dev/null' EXIT ;; esac
 # the departments' exchange database (PostgreSQL on loopback): the tax bureau delivers through it
 departments_db=$(infra/postgres.sh start)  # a failed start stops the nightly here (set -e)
 eval "$departments_db"

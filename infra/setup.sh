@@ -45,9 +45,19 @@ if [ "$(cat "$CACHE/ivy.stamp" 2>/dev/null)" != "$jars_want" ] || [ ! -f "$CACHE
 else
   echo "setup: Spark packages cached"
 fi
+# citylake's Spark session extension (infra/spark/src), compiled against this environment's Spark
+extension=.venv/citylake-spark-extension.jar
+if [ ! -f "$extension" ] || [ -n "$(find infra/spark/src -newer "$extension" -name '*.java')" ] \
+   || [ "$extension" -ot .venv/.citylake-stamp ]; then
+  echo "setup: compiling citylake's Spark extension into $extension"
+  .venv/bin/python -m citylake.spark build-extension
+else
+  echo "setup: Spark extension built"
+fi
 # the classes of this JDK, these jars and this environment's Spark: made again when any changes
 archive=.venv/citylake-classes.jsa
-if [ ! -f "$archive" ] || [ "$archive" -ot "$CACHE/ivy.stamp" ] || [ "$archive" -ot .venv/.citylake-stamp ]; then
+if [ ! -f "$archive" ] || [ "$archive" -ot "$CACHE/ivy.stamp" ] || [ "$archive" -ot .venv/.citylake-stamp ] \
+   || [ "$archive" -ot "$extension" ]; then
   echo "setup: archiving the classes a Spark driver loads (AppCDS) in $archive"
   CITYLAKE_IVY_DIR="$CACHE/ivy" .venv/bin/python -m citylake.spark archive-classes > .venv/archive-classes.log 2>&1 \
     || echo "setup: no class archive (see .venv/archive-classes.log); Spark drivers start without one"

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The whole local stack in one command: the object store (MinIO), the departments' exchange
-# database (PostgreSQL), and Airflow standalone (API server with its UI, scheduler, DAG processor,
+# database (PostgreSQL), the Spark Connect server every job is a client of, and Airflow standalone (API server with its UI, scheduler, DAG processor,
 # triggerer; SQLite and the LocalExecutor) running citylake's DAGs on the lake in the object store.
 #   infra/stack.sh start   starts what is not running, waits until Airflow is healthy, prints the
 #                          URLs and the exports (eval "$(infra/stack.sh start)")
-#   infra/stack.sh stop    stops all three
+#   infra/stack.sh stop    stops all four (the Spark server only if this started it)
 # Ports and folders: CITYLAKE_AIRFLOW_PORT (8080), CITYLAKE_MINIO_PORT (9000),
 # CITYLAKE_DEPARTMENTS_DB_PORT (5433), CITYLAKE_DATA_DIR (data/). CITYLAKE_STACK_PAUSED: DAG ids
 # left paused on a first start (say citylake_maintenance, which otherwise runs last Sunday's
@@ -25,6 +25,11 @@ case "${1:-}" in
     exports="$(infra/minio.sh start)"$'\n'"$(infra/postgres.sh start)"
     eval "$exports"
     eval "$(citylake airflow-env)"
+    # the environment's Spark Connect server, on the lake in the object store (reused if running;
+    # the stack stops it only if it started it here)
+    spark_server=$(python -m citylake.spark_server start) || exit 1
+    echo "stack: $spark_server" >&2
+    case $spark_server in *"started at"*) mkdir -p "$DATA" && touch "$DATA/spark-server.started" ;; esac
     export AIRFLOW__API__PORT=$PORT AIRFLOW__API__BASE_URL="http://127.0.0.1:$PORT"
     export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS=True AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:$PORT/execution/"
     # the LocalExecutor starts a worker process per slot (32 by default, ~150 MB each); the lake
@@ -51,6 +56,7 @@ case "${1:-}" in
           'import json, sys; h = json.load(sys.stdin); sys.exit(h["scheduler"]["status"] != "healthy")' 2>/dev/null; then
         echo "stack: Airflow UI http://127.0.0.1:$PORT, lake $CITYLAKE_S3_ENDPOINT (bucket citylake)" >&2
         echo "$exports"
+        [ -n "${CITYLAKE_SPARK_CONNECT:-}" ] && echo "export CITYLAKE_SPARK_CONNECT=$CITYLAKE_SPARK_CONNECT"
         for key in AIRFLOW_HOME AIRFLOW__CORE__DAGS_FOLDER AIRFLOW__LOGGING__BASE_LOG_FOLDER AIRFLOW__API__PORT \
                    AIRFLOW__API__BASE_URL AIRFLOW__CORE__EXECUTION_API_SERVER_URL; do
           echo "export $key=${!key}"
@@ -70,6 +76,9 @@ case "${1:-}" in
         kill -KILL -- "-$pid" 2>/dev/null || true
       fi
       rm -f "$PIDFILE"; echo "stack: Airflow stopped" >&2
+    fi
+    if [ -f "$DATA/spark-server.started" ]; then
+      .venv/bin/python -m citylake.spark_server stop >&2; rm -f "$DATA/spark-server.started"
     fi
     infra/postgres.sh stop; infra/minio.sh stop ;;
   *) echo "usage: $0 start|stop" >&2; exit 2 ;;

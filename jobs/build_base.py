@@ -483,7 +483,7 @@ def publish(spark: SparkSession, settings: Settings, library: str, made: Golden,
                                                               TRACKED[library], run_date)
         if changes is not None and lake.same_columns(spark, history_path, changes.drop(lake.ENDS)):
             lake.write_changes(spark, history_path, changes, key, tag, since, held="t.is_current",
-                               ended={"valid_to": F.lit(run_date).cast("date"), "is_current": F.lit(False)},
+                               ended={"valid_to": f"DATE{lake.sql_literal(run_date)}", "is_current": "false"},
                                history=commits)
         else:
             previous = (lake.read(spark, history_path).transform(local_checkpoint)

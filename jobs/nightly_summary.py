@@ -92,7 +92,7 @@ def summarise(spark: SparkSession, settings: Settings, run_date: str) -> dict:
                   THEME_TABLES},
         "gates": gates,
     }
-    tables = [f"{layer}/{name}" for layer, name in discover(spark, settings.lake_root)
+    tables = [f"{layer}/{name}" for layer, name in discover(settings)
               if layer in (lake.STANDARD, lake.BASE, lake.THEME)]
     summary["catalog"] = str(catalog.write(settings, tables, run_date))
     out = settings.reports_dir / run_date / "summary.json"

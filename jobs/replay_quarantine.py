@@ -1,6 +1,6 @@
 """Replaying corrected quarantined rows of one source and night.
 
-    spark-submit jobs/replay_quarantine.py --source household_registration --run-date 2026-11-23 \
+    python jobs/replay_quarantine.py --source household_registration --run-date 2026-11-23 \
         --file corrections.csv
 
 The file is an export (`citylake quarantine export`) with corrected values. Rows that now pass

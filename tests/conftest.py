@@ -1,4 +1,5 @@
-"""Shared fixtures: one local Spark session for the whole run, and a data folder per test run."""
+"""Shared fixtures: one Spark Connect server for the whole run, a session of it per worker, and a
+data folder per test run."""
 
 from __future__ import annotations
 
@@ -19,7 +20,29 @@ os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 from citylake import settings as citylake_settings
 
 PROJECT_ROOT = citylake_settings.PROJECT_ROOT
-TEST_DRIVER_MEMORY = "4g"  # the in-process Spark session's heap (fixture spark)
+TEST_SERVER_MEMORY = "8g"  # the test run's Spark Connect server's heap: every worker's and job's Spark
+
+
+def pytest_configure(config) -> None:
+    """One Spark Connect server for the whole run, every xdist worker and every job a client:
+    started here (in the controller, before the workers) on a free port, unless
+    CITYLAKE_SPARK_CONNECT names one already running; stopped at the end if started here."""
+    if hasattr(config, "workerinput") or os.environ.get("CITYLAKE_SPARK_CONNECT"):
+        return
+    from citylake import spark_server
+    from tests.infra.helpers import free_port
+
+    os.environ["CITYLAKE_SPARK_CONNECT"] = f"sc://127.0.0.1:{free_port()}"
+    os.environ.setdefault("CITYLAKE_SPARK_SERVER_MEMORY", TEST_SERVER_MEMORY)
+    config._citylake_spark_server = spark_server.start(citylake_settings.load())
+
+
+def pytest_unconfigure(config) -> None:
+    server = getattr(config, "_citylake_spark_server", None)
+    if server is not None and server.started:
+        from citylake import spark_server
+
+        spark_server.stop(citylake_settings.load())
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +52,13 @@ def data_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def local_settings(data_dir) -> citylake_settings.Settings:
-    return citylake_settings.load({"CITYLAKE_ENV": "local", "CITYLAKE_DATA_DIR": str(data_dir)})
+    return citylake_settings.load(local_environment(data_dir))
+
+
+def local_environment(data_dir: Path, **more: str) -> dict[str, str]:
+    """The embedded default's settings for a test: its data folder, the run's Spark server."""
+    return {"CITYLAKE_ENV": "local", "CITYLAKE_DATA_DIR": str(data_dir),
+            "CITYLAKE_SPARK_CONNECT": os.environ["CITYLAKE_SPARK_CONNECT"], **more}
 
 
 @pytest.fixture(scope="session")
@@ -37,9 +66,7 @@ def spark(local_settings):
     from citylake.spark import session
 
     os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
-    # one JVM per worker runs every in-process test's pipelines (a night's job is a JVM of its
-    # own): the broadcasts and checkpoints they leave until the cleaner gets them filled a 2g heap
-    spark = session("tests", dataclasses.replace(local_settings, driver_memory=TEST_DRIVER_MEMORY))
+    spark = session("tests", local_settings)  # a client of the run's server (pytest_configure)
     yield spark
     spark.stop()
 
@@ -71,7 +98,7 @@ def departments_db(data_dir) -> citylake_settings.Settings:
 @pytest.fixture
 def settings_in(tmp_path) -> citylake_settings.Settings:
     """Settings whose lake, reports and incoming folders are this test's own."""
-    return citylake_settings.load({"CITYLAKE_ENV": "local", "CITYLAKE_DATA_DIR": str(tmp_path)})
+    return citylake_settings.load(local_environment(tmp_path))
 
 
 NIGHT = "2026-11-23"
@@ -117,7 +144,7 @@ def lake_hashes(spark, settings) -> dict[str, str]:
     from citylake.maintenance import discover
 
     return {f"{layer}/{name}": lake.content_hash(lake.read(spark, lake.path(settings, layer, name)))
-            for layer, name in discover(spark, settings.lake_root)}
+            for layer, name in discover(settings)}
 
 
 # Modules that run for minutes (the night under the scheduler, two nights of the libraries, reruns,
@@ -136,3 +163,14 @@ LONGEST_FIRST = (
 def pytest_collection_modifyitems(session, config, items):
     rank = {module: place for place, module in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
+
+
+def explained(frame, mode: str = "extended") -> str:
+    """The frame's plans as EXPLAIN prints them (a Spark Connect client has no plan objects)."""
+    import contextlib
+    import io
+
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        frame.explain(mode=mode)
+    return printed.getvalue()

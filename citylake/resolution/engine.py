@@ -31,6 +31,7 @@ from citylake.resolution.config import ConfigError, ResolutionConfig
 from citylake.resolution.features import HASH, KEY, RID, TRUTH
 from citylake.resolution.identifiers import ANCHOR, ANCHOR_TYPE, REVIEW
 from citylake.resolution.ids import assign_ids
+from citylake.spark import is_remote
 from citylake.timing import Phases
 
 OUTPUT_COLUMNS = ("record_key", "content_hash", "cluster", "resolved_by", "review_reason", "block_keys",
@@ -247,7 +248,15 @@ def score(prepared: Prepared, config: ResolutionConfig, model: fs.Model, *, left
     if left is not None:  # a left record may sit on either side of the ordering
         kept = kept.select(F.least("l", "r").alias("l"), F.greatest("l", "r").alias("r"), "weight")
     started = time.perf_counter()
-    kept = kept.transform(local_checkpoint)
+    if observation is not None and is_remote(kept.sparkSession):
+        # a Spark Connect client hears a query's observed metrics from a query, not from a
+        # checkpoint command: the pairs are counted into a cache, and checkpointed from it
+        cached = kept.persist()
+        cached.count()
+        kept = cached.transform(local_checkpoint)
+        cached.unpersist()
+    else:
+        kept = kept.transform(local_checkpoint)
     seconds = time.perf_counter() - started
     pairs = known_pairs if observation is None else int(observation.get["pairs"])
     return kept, {"pairs_scored": pairs, "seconds": round(seconds, 3),

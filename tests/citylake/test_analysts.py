@@ -17,7 +17,7 @@ RAW_NUMBER = "11010519491231002X"
 
 @pytest.fixture
 def lake(tmp_path):
-    settings = citylake_settings.load({"CITYLAKE_ENV": "local", "CITYLAKE_DATA_DIR": str(tmp_path)})
+    settings = citylake_settings.load({"CITYLAKE_SPARK_CONNECT": os.environ["CITYLAKE_SPARK_CONNECT"], "CITYLAKE_ENV": "local", "CITYLAKE_DATA_DIR": str(tmp_path)})
     root = settings.lake_root
     write_deltalake(f"{root}/theme/district_population", pa.table({
         "district": ["茅箭区", "茅箭区", "张湾区"], "sex": ["1", "2", "1"], "persons": [3, 4, 5]}))
@@ -156,7 +156,7 @@ def test_another_account_of_the_machine_can_neither_read_nor_query_the_local_lak
     tmp_path.chmod(0o755)  # a folder others may pass through, as /home or /srv
     from citylake import storage
 
-    settings = citylake_settings.load({"CITYLAKE_ENV": "local", "CITYLAKE_DATA_DIR": str(tmp_path / "data")})
+    settings = citylake_settings.load({"CITYLAKE_SPARK_CONNECT": os.environ["CITYLAKE_SPARK_CONNECT"], "CITYLAKE_ENV": "local", "CITYLAKE_DATA_DIR": str(tmp_path / "data")})
     storage.make_private(settings)
     table = f"{settings.lake_root}/base/population"
     write_deltalake(table, pa.table({"identity_number": [RAW_NUMBER]}))

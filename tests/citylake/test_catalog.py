@@ -1,6 +1,7 @@
 """The data catalog from a small lake written by delta-rs, rendered in headless Chromium."""
 
 import json
+import os
 import subprocess
 from html.parser import HTMLParser
 
@@ -35,7 +36,7 @@ class _Sections(HTMLParser):
 
 
 def test_the_catalog_describes_each_table_and_renders_in_chromium(tmp_path):
-    settings = citylake_settings.load({"CITYLAKE_ENV": "local", "CITYLAKE_DATA_DIR": str(tmp_path)})
+    settings = citylake_settings.load({"CITYLAKE_SPARK_CONNECT": os.environ["CITYLAKE_SPARK_CONNECT"], "CITYLAKE_ENV": "local", "CITYLAKE_DATA_DIR": str(tmp_path)})
     root = settings.lake_root
     write_deltalake(f"{root}/standard/household_registration", pa.table({
         "identity_number": ["4203**********1234"] * 3, "name": ["张*"] * 3, "division_code": ["420302"] * 3}))

@@ -33,4 +33,14 @@ def test_contract_name_must_match_file(tmp_path):
     source = (contracts.SOURCES_DIR / "enterprise_registry.yaml").read_text(encoding="utf-8")
     (tmp_path / "other.yaml").write_text(source, encoding="utf-8")
     with pytest.raises(contracts.ContractError, match="other.yaml: name"):
-        contracts.load_all(tmp_path)
+        contracts.parse(tmp_path / "other.yaml")
+    valid, broken = contracts.load_each(tmp_path)  # the nightly: this source disabled, the others not
+    assert valid == {} and "must equal the file name" in broken["other"]
+    assert contracts.load_all(tmp_path) == {}
+
+
+def test_a_location_under_an_object_store_drop_folder_stays_inside_it():
+    root = "s3://citylake/incoming"
+    assert contracts.inside(root, "s3://citylake/incoming/2026-11-23/public_security/a.csv")
+    assert not contracts.inside(root, "s3://citylake/incoming/2026-11-23/../../lake/a.csv")
+    assert not contracts.inside(root, "s3://citylake/incoming-other/a.csv")

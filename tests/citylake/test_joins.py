@@ -1,12 +1,14 @@
 import pytest
 
 from citylake import joins
+from tests.conftest import explained
 
 pytestmark = pytest.mark.spark
 
 
 def _hinted(frame) -> bool:
-    return "broadcast" in frame._jdf.queryExecution().logical().toString().lower()
+    parsed = explained(frame).split("== Analyzed Logical Plan ==")[0]
+    return "broadcast" in parsed.lower()
 
 
 def test_a_small_set_of_keys_is_broadcast_and_a_large_one_shuffled(spark, monkeypatch):

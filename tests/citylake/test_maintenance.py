@@ -1,9 +1,9 @@
 """Lake maintenance on a small local lake: tables written in many small appends, as nights do."""
 
 import json
+import os
 
 import pytest
-from delta.tables import DeltaTable
 
 from citylake import contracts, lake, maintenance
 from citylake.settings import load
@@ -46,13 +46,13 @@ def _rows(frame):
 
 
 def _history(spark, path, operation):
-    return [row for row in DeltaTable.forPath(spark, path).history().collect() if row.operation == operation]
+    return [row for row in spark.sql(f"DESCRIBE HISTORY delta.`{path}`").collect() if row.operation == operation]
 
 
 @pytest.fixture(scope="module")
 def maintained(spark, tmp_path_factory):
     """A small lake before and after one maintenance run with the default audit window."""
-    settings = load({"CITYLAKE_ENV": "local", "CITYLAKE_DATA_DIR": str(tmp_path_factory.mktemp("maintained"))})
+    settings = load({"CITYLAKE_SPARK_CONNECT": os.environ["CITYLAKE_SPARK_CONNECT"], "CITYLAKE_ENV": "local", "CITYLAKE_DATA_DIR": str(tmp_path_factory.mktemp("maintained"))})
     _small_lake(spark, settings)
     standard = lake.path(settings, lake.STANDARD, "household_registration")
     before = _rows(lake.read(spark, standard))
@@ -64,7 +64,7 @@ def test_every_delta_table_of_the_lake_is_found_in_layer_order(spark, maintained
     settings, _, report = maintained
     expected = [("raw", "household_registration"), ("standard", "household_registration"),
                 ("ops", "metrics_history"), ("ops", "quarantine")]
-    assert maintenance.discover(spark, settings.lake_root) == expected
+    assert maintenance.discover(settings) == expected
     assert [(t["layer"], t["table"]) for t in report["tables"]] == expected
 
 
@@ -105,7 +105,7 @@ def test_vacuum_keeps_time_travel_for_the_audit_window(spark, maintained):
     (vacuum_start,) = _history(spark, path, "VACUUM START")
     assert maintenance.applied_retention_hours(vacuum_start.operationParameters) == 30 * 24
     assert vacuum_start.operationParameters["retentionCheckEnabled"] == "true"
-    properties = DeltaTable.forPath(spark, path).detail().first().properties
+    properties = lake.detail(spark, path).properties
     assert properties["delta.deletedFileRetentionDuration"] == "interval 30 days"
     assert properties["delta.logRetentionDuration"] == "interval 30 days"
     table = next(t for t in report["tables"] if t["layer"] == "standard")
@@ -122,13 +122,13 @@ def test_the_report_is_written_without_values(maintained):
 
 
 def test_a_short_audit_window_is_the_tables_own_retention_with_the_check_left_on(spark, tmp_path):
-    settings = load({"CITYLAKE_ENV": "local", "CITYLAKE_DATA_DIR": str(tmp_path), "CITYLAKE_AUDIT_DAYS": "1"})
+    settings = load({"CITYLAKE_SPARK_CONNECT": os.environ["CITYLAKE_SPARK_CONNECT"], "CITYLAKE_ENV": "local", "CITYLAKE_DATA_DIR": str(tmp_path), "CITYLAKE_AUDIT_DAYS": "1"})
     path = lake.path(settings, *lake.QUARANTINE)
     _appends(spark, path, QUARANTINE_SCHEMA, lambda n: [("enterprise_registry", f"enterprise_registry/{n}", "ER-001", 1)])
     # Delta 4.4 ignores VACUUM's RETAIN (vacuum.retentionWindowIgnore.enabled): asked for 24 hours,
     # it applies the table's deletedFileRetentionDuration (7 days by default). Hence the property.
     spark.conf.set("spark.databricks.delta.vacuum.logging.enabled", "true")
-    DeltaTable.forPath(spark, path).vacuum(24)
+    spark.sql(f"VACUUM delta.`{path}` RETAIN 24 HOURS").collect()
     (unmaintained,) = _history(spark, path, "VACUUM START")
     assert maintenance.applied_retention_hours(unmaintained.operationParameters) == 7 * 24
 

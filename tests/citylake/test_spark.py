@@ -4,6 +4,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -26,6 +27,7 @@ def _ivy(tmp_path, packages=citylake_spark.ALL_PACKAGES, jar_names=("delta.jar",
 def test_a_local_driver_gets_the_resolved_jars_on_its_classpath_and_a_cluster_gets_them_shipped(tmp_path):
     ivy, jars = _ivy(tmp_path)
     local = citylake_spark.conf(load({"CITYLAKE_IVY_DIR": str(ivy)}))
+    jars = [*jars, str(citylake_spark.extension_jar())]  # and citylake's own extension, built by setup
     assert local["spark.driver.extraClassPath"] == ":".join(jars)
     assert "spark.jars" not in local
     cluster = citylake_spark.conf(load({"CITYLAKE_IVY_DIR": str(ivy), "CITYLAKE_ENV": "cluster",
@@ -69,70 +71,60 @@ def test_jars_not_resolved_for_these_packages_say_how_to_resolve_them(tmp_path):
         citylake_spark.jars(load({"CITYLAKE_IVY_DIR": str(ivy)}))
 
 
-def test_the_session_runs_delta_with_no_jar_on_the_python_path_and_setup_s_class_archive(spark, tmp_path):
+def _server_pid() -> int:
+    from citylake import spark_server
+    from citylake.settings import load as load_settings
+
+    pid = spark_server.started_pid(load_settings())
+    assert pid is not None, "the test run's Spark Connect server (tests/conftest.py) runs"
+    return pid
+
+
+def _server_jvm() -> str:
+    """The pid of the server's JVM: the process spark-submit ran (a child of the one started)."""
+    children = subprocess.run(["pgrep", "-f", "-g", str(_server_pid()), "SparkConnectServer"], capture_output=True,
+                              text=True, check=True).stdout.split()
+    for pid in children:
+        if "java" in Path(f"/proc/{pid}/exe").resolve().name:
+            return pid
+    raise AssertionError(f"no JVM among the server's processes {children}")
+
+
+def test_the_server_runs_delta_with_no_jar_on_the_python_path_and_setup_s_class_archive(spark, tmp_path):
     spark.range(2).write.format("delta").save(str(tmp_path / "t"))
     assert spark.read.format("delta").load(str(tmp_path / "t")).count() == 2
     assert [entry for entry in sys.path if entry.endswith(".jar")] == []
     archive = citylake_spark.class_archive()
     assert archive.is_file(), "infra/setup.sh makes the class archive (see .venv/archive-classes.log)"
-    jvm = spark.sparkContext._jvm
-    diagnostics = jvm.java.lang.management.ManagementFactory.getPlatformMXBean(
-        jvm.com.sun.management.HotSpotDiagnosticMXBean._java_lang_class)
-    assert diagnostics.getVMOption("SharedArchiveFile").getValue() == str(archive)
-    # mapped, not only named (a JVM that cannot use an archive says why and runs without it)
-    info = subprocess.run(["jcmd", str(jvm.ProcessHandle.current().pid()), "VM.info"], capture_output=True,
-                          text=True, check=True, timeout=120).stdout
-    mapped = re.search(r"CDS archive\(s\) mapped at: .*size (\d+)", info)
-    assert mapped and int(mapped.group(1)) > archive.stat().st_size, "the class archive is not mapped"
+    info = subprocess.run(["jcmd", _server_jvm(), "VM.info"], capture_output=True, text=True, check=True,
+                          timeout=120).stdout
+    assert f"-XX:SharedArchiveFile={archive}" in info
 
 
-def test_driver_jvm_has_room_to_compile_a_long_night(spark):
-    # C1-only compilation alone leaves a 48 MB code cache; a driver running many jobs filled it in
-    # CI, the JVM stopped compiling and the SparkContext died mid-write.
-    management = spark.sparkContext._jvm.java.lang.management.ManagementFactory
-    diagnostics = management.getPlatformMXBean(
-        spark.sparkContext._jvm.com.sun.management.HotSpotDiagnosticMXBean._java_lang_class)
-    assert int(diagnostics.getVMOption("ReservedCodeCacheSize").getValue()) >= 240 * 1024 * 1024
-    assert diagnostics.getVMOption("TieredStopAtLevel").getValue() == "1"
+def test_the_server_jvm_compiles_a_long_night_fully(spark):
+    # a long-lived driver: a code cache room for the whole night, C2 on, and entity resolution's
+    # huge scoring method compiled (citylake/settings.py)
+    flags = subprocess.run(["jcmd", _server_jvm(), "VM.flags", "-all"], capture_output=True, text=True,
+                           check=True, timeout=120).stdout
+    value = {m.group(1): m.group(2) for m in re.finditer(r"^\s*\S+ (\w+)\s+= (\S+)", flags, re.M)}
+    assert int(value["ReservedCodeCacheSize"]) >= 240 * 1024 * 1024
+    assert value["TieredStopAtLevel"] == "4" and value["DontCompileHugeMethods"] == "false"
 
 
-def _delta_states(spark) -> list[str]:
-    """Names of the snapshot states Delta holds cached, one or two per table it keeps open."""
-    persistent = spark.sparkContext._jsc.sc().getPersistentRDDs().values().iterator()
-    names = []
-    while persistent.hasNext():
-        name = persistent.next().name()
-        if name and str(name).startswith("Delta Table State"):
-            names.append(str(name))
-    return names
+def test_a_long_server_keeps_a_bounded_number_of_tables_open():
+    # the server opens every table of every night: Delta keeps DELTA_LOGS_KEPT of them, not 10,000
+    from citylake import spark_server
+    from citylake.settings import load as load_settings
 
-
-def test_a_long_session_keeps_a_bounded_number_of_tables_open(spark, tmp_path):
-    # A session that has opened more tables than it keeps lets the least recently used go, with
-    # their cached snapshots (the test run filled a 2g driver with thousands of finished tables).
-    import shutil
-
-    from citylake.spark import DELTA_LOGS_KEPT
-
-    first = tmp_path / "table_00"
-    spark.range(3).write.format("delta").save(str(first))
-    tables = [first]
-    for index in range(1, DELTA_LOGS_KEPT + 4):
-        tables.append(tmp_path / f"table_{index:02d}")
-        shutil.copytree(first, tables[-1])
-    for table in tables:
-        assert spark.read.format("delta").load(str(table)).count() == 3
-    kept = {name.removesuffix("/_delta_log").rsplit("/", 1)[-1]
-            for name in _delta_states(spark) if str(tmp_path) in name}
-    # Delta's cache evicts by size per segment, so which tables stay is not strictly the latest
-    assert 0 < len(kept) <= DELTA_LOGS_KEPT < len(tables), sorted(kept)
+    command = spark_server.command(load_settings())
+    assert f"spark.databricks.delta.delta.log.cacheSize={citylake_spark.DELTA_LOGS_KEPT}" in command
 
 
 @pytest.mark.spark
 def test_an_own_session_has_the_settings_but_not_what_the_other_sets_for_a_commit(spark, tmp_path):
     metadata = "spark.databricks.delta.commitInfo.userMetadata"  # what lake.write_changes sets for its MERGE
     own = citylake_spark.own_session(spark)
-    assert own is not spark and own.sparkContext is spark.sparkContext
+    assert own is not spark and own.session_id != spark.session_id
     assert own.conf.get("spark.sql.session.timeZone") == spark.conf.get("spark.sql.session.timeZone") == "Asia/Shanghai"
     assert own.conf.get("spark.sql.shuffle.partitions") == spark.conf.get("spark.sql.shuffle.partitions")
     spark.conf.set(metadata, '{"night": "2026-11-23"}')

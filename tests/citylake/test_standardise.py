@@ -3,6 +3,8 @@ import re
 from decimal import Decimal
 
 import pytest
+
+from tests.conftest import explained
 from pyspark.sql import functions as F
 
 from citylake import contracts, quality
@@ -302,7 +304,7 @@ def test_every_suite_reads_columns_the_standardiser_writes(spark, name):
     assert not unknown, f"standard.{name} names columns its contract's standard table lacks: {unknown}"
     conditions = [quality.violation(rule).alias(rule.rule_id) for rule in rules if rule.type in quality.ROW_CONDITIONS]
     assert standardised.select(*conditions).schema  # Spark resolves every rule's condition (types too)
-    plan = standardised._jdf.queryExecution().executedPlan().toString()
+    plan = explained(standardised, "simple")
     assert "Python" not in plan and "ArrowEval" not in plan
 
 
@@ -324,3 +326,19 @@ def test_a_row_s_hash_covers_what_it_holds_not_where_it_was_delivered(spark):
     assert len({hashes[0], hashes[2], hashes[3]}) == 3  # a value changed, a value gone
     assert hashes[4] == hashes[0]  # delivered otherwise, standardised the same
     assert all(re.fullmatch(r"[0-9a-f]{32}", value) for value in hashes)
+
+
+@pytest.mark.spark
+def test_a_key_delivered_again_is_taken_out_by_the_contract_s_rule_or_kept(spark):
+    from citylake.standardise import duplicate_deliveries
+
+    rows = spark.createDataFrame([("a", 1, 2), ("a", 1, 5), ("b", 1, 3), (None, 1, 4), (None, 1, 6)],
+                                 "person string, kind int, _line_number int")
+
+    def taken_out(rule):
+        marked = duplicate_deliveries(rows, ["person", "kind"], rule)
+        return sorted(r._line_number for r in marked.where("_duplicate").collect())
+
+    assert taken_out("latest") == [2]  # line 5 is the latest of key (a, 1); a key with a null is no key
+    assert taken_out("quarantine") == taken_out("fail") == [2, 5]
+    assert taken_out("keep") == []

@@ -2,6 +2,7 @@
 against the real places extracts arrive: the local drop folder, a MinIO bucket (infra/minio.sh)
 and an exchange table in PostgreSQL (infra/postgres.sh)."""
 
+import os
 import pytest
 
 from citylake import contracts, storage
@@ -27,7 +28,7 @@ def object_store(tmp_path_factory):
     env = clean_environment(CITYLAKE_DATA_DIR=str(folder), CITYLAKE_MINIO_PORT=str(free_port()))
     try:
         started = run(["infra/minio.sh", "start"], env, timeout=120)
-        yield load({"CITYLAKE_DATA_DIR": str(folder), **exports(started.stdout)})
+        yield load({"CITYLAKE_SPARK_CONNECT": os.environ["CITYLAKE_SPARK_CONNECT"], "CITYLAKE_DATA_DIR": str(folder), **exports(started.stdout)})
     finally:
         run(["infra/minio.sh", "stop"], env, timeout=60)
 
@@ -54,7 +55,7 @@ def test_an_object_in_the_bucket_is_the_night_delivered(object_store, tmp_path):
 
 
 def test_an_object_store_that_refuses_the_keys_is_an_error_not_a_missing_extract(object_store):
-    wrong = load({"CITYLAKE_ENV": "s3", "CITYLAKE_DATA_DIR": str(object_store.data_dir),
+    wrong = load({"CITYLAKE_SPARK_CONNECT": os.environ["CITYLAKE_SPARK_CONNECT"], "CITYLAKE_ENV": "s3", "CITYLAKE_DATA_DIR": str(object_store.data_dir),
                   "CITYLAKE_S3_ENDPOINT": object_store.s3.endpoint, "CITYLAKE_S3_ACCESS_KEY": "nobody",
                   "CITYLAKE_S3_SECRET_KEY": "not-the-secret"})
     with pytest.raises(Exception, match="403|Forbidden|InvalidAccessKeyId"):

@@ -96,14 +96,14 @@ def test_every_job_records_its_night_on_its_asset_events():
     assert events[outlet].extra == {"night": "2026-11-23"}
 
 
-def test_spark_jobs_are_submitted_through_the_citylake_connection(dagbag):
+def test_spark_jobs_are_clients_of_the_citylake_spark_connect_connection(dagbag):
     for dag_id, dag in dagbag.dags.items():
         for task in dag.tasks:
             if task.task_type == "ExtractDeliveredSensor":  # the wait for an extract, above
                 continue
-            assert task.task_type == "CitylakeSparkSubmitOperator", f"{dag_id}.{task.task_id}"
-            assert task._conn_id == SPARK_CONNECTION
-            assert (PROJECT_ROOT / "jobs").as_posix() in task.application
+            assert task.task_type == "CitylakeSparkConnectOperator", f"{dag_id}.{task.task_id}"
+            assert task.conn_id == SPARK_CONNECTION
+            assert (PROJECT_ROOT / "jobs" / f"{task.job}.py").is_file()
             assert task.application_args[-4:-2] == ["--run-date", NIGHT]
             assert dag.user_defined_macros["night"] is night
             assert task._post_execute_hook.__name__ == "record_night"
@@ -152,18 +152,6 @@ def test_an_asset_triggered_run_takes_the_newest_night_of_its_triggering_events(
     assert night(_run(), {"base.population": [event(None, {"night": "2026-11-24"})]}) == "2026-11-24"
     with pytest.raises(ValueError, match="run r: no logical date"):
         night(_run(), {})
-
-
-def test_only_the_base_libraries_compile_huge_methods(dagbag):
-    # entity resolution's scoring stage is one generated method over HotSpot's 8,000-bytecode limit
-    for dag_id, dag in dagbag.dags.items():
-        for task in dag.tasks:
-            if task.task_type == "ExtractDeliveredSensor":  # not a Spark application
-                continue
-            resolving = task.application.endswith("/build_base.py")
-            for key in ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions"):
-                assert ("-XX:-DontCompileHugeMethods" in task.conf[key]) == resolving, f"{dag_id}.{task.task_id}"
-            assert "-XX:TieredStopAtLevel=1" in task.conf["spark.driver.extraJavaOptions"]
 
 
 def test_the_first_scheduled_night_is_the_latest_complete_interval():

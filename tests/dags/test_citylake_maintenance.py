@@ -12,8 +12,8 @@ def test_maintenance_runs_weekly_the_maintain_lake_job(dagbag):
     assert str(dag.timetable.timezone) == "Asia/Shanghai"
     assert dag.max_active_runs == 1 and not dag.catchup and "maintenance" in dag.tags
     (task,) = dag.tasks
-    assert task.task_type == "CitylakeSparkSubmitOperator" and task._conn_id == SPARK_CONNECTION
-    assert task.application == (PROJECT_ROOT / "jobs" / "maintain_lake.py").as_posix()
+    assert task.task_type == "CitylakeSparkConnectOperator" and task.conn_id == SPARK_CONNECTION
+    assert task.job == "maintain_lake" and (PROJECT_ROOT / "jobs" / "maintain_lake.py").is_file()
     assert "--run-date" in task.application_args
     assert task.pool == LAKE_WRITERS_POOL
     assert not task.outlets  # compaction changes no table's content: nothing downstream reruns
@@ -34,9 +34,9 @@ def test_every_task_retries_with_exponential_backoff_and_alerts_on_failure(dagba
 def test_every_job_that_writes_the_lake_takes_the_writers_pool(dagbag):
     for dag_id, dag in dagbag.dags.items():
         for task in dag.tasks:
-            if task.task_type != "CitylakeSparkSubmitOperator":
+            if task.task_type != "CitylakeSparkConnectOperator":
                 continue
-            job = task.application.rsplit("/", 1)[-1].removesuffix(".py")
+            job = task.job
             expected = "default_pool" if job in READ_ONLY_JOBS else LAKE_WRITERS_POOL
             assert task.pool == expected, f"{dag_id}.{task.task_id}"
     ingest = dagbag.dags["citylake_ingest_household_registration"]

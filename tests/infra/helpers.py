@@ -12,8 +12,10 @@ VENV_BIN = PROJECT_ROOT / ".venv" / "bin"
 
 
 def clean_environment(**overrides: str) -> dict[str, str]:
-    """The test's environment without Airflow or citylake settings, plus the overrides."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "CITYLAKE_", "PYSPARK"))}
+    """The test's environment without Airflow or citylake settings, plus the overrides; the test
+    run's Spark Connect server (tests/conftest.py) stays the one its jobs reach."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "CITYLAKE_", "PYSPARK"))
+           or k == "CITYLAKE_SPARK_CONNECT"}
     env["PATH"] = f"{VENV_BIN}:{env.get('PATH', '')}"
     env.update(overrides)
     return env

@@ -2,6 +2,7 @@
 policies and accounts it provisions from access/roles.yaml. Each test is an attack a hostile
 analyst tried, and what the store itself does about it."""
 
+import os
 import json
 import subprocess
 
@@ -159,7 +160,7 @@ def test_an_engineer_grants_a_new_analyst(store):
     admin = clean_environment(MINIO_ROOT_USER="citylake", MINIO_ROOT_PASSWORD="citylake-local-secret",
                               CITYLAKE_DATA_DIR=str(store.folder / "g"), **keys)
     granted = exports(run([".venv/bin/citylake", "access", "grant", "wang.fang", "analyst"], admin, timeout=60).stdout)
-    wang = citylake_settings.load({"CITYLAKE_DATA_DIR": str(store.folder / "w"), **keys, **granted})
+    wang = citylake_settings.load({"CITYLAKE_SPARK_CONNECT": os.environ["CITYLAKE_SPARK_CONNECT"], "CITYLAKE_DATA_DIR": str(store.folder / "w"), **keys, **granted})
     assert access.caller(wang) == access.Caller("wang.fang", "analyst", ("theme",))
     with pytest.raises(analysts.AccessDenied):
         analysts.query(wang, "SELECT * FROM base.population")

@@ -1,15 +1,15 @@
 """The scale-out path: a Spark standalone cluster on loopback (infra/spark-cluster.sh: a master and a
 worker from the pyspark distribution) runs the same DAGs by configuration alone. One source's
 ingest DAG, run the way infra/nightly.sh runs every DAG of the night (`airflow dags test` for the
-night), submits its jobs to the cluster instead of local[*]. The whole night runs once, under
-the scheduler, in test_stack.py."""
+night), has its jobs run by a Spark Connect server whose master is the cluster instead of
+local[*]. The whole night runs once, under the scheduler, in test_stack.py."""
 
 import json
 import urllib.request
 
 import pytest
 
-from citylake import generator, lake, orchestration
+from citylake import generator, lake, orchestration, spark_server
 from citylake import settings as citylake_settings
 from citylake.local_stack import exports
 from tests.infra.helpers import clean_environment, free_port, run
@@ -27,11 +27,16 @@ def cluster(tmp_path_factory):
     data = tmp_path_factory.mktemp("cluster")
     ui_port = free_port()
     env = clean_environment(CITYLAKE_DATA_DIR=str(data), CITYLAKE_SPARK_MASTER_PORT=str(free_port()),
-                            CITYLAKE_SPARK_MASTER_UI_PORT=str(ui_port), CITYLAKE_SPARK_WORKER_MEMORY="3g")
+                            CITYLAKE_SPARK_MASTER_UI_PORT=str(ui_port), CITYLAKE_SPARK_WORKER_MEMORY="3g",
+                            # the cluster's own Connect server, not the test run's (a local[*] one)
+                            CITYLAKE_SPARK_CONNECT=f"sc://127.0.0.1:{free_port()}",
+                            CITYLAKE_SPARK_SERVER_MEMORY="1g")
+    settings = None
     try:
         env |= exports(run(["infra/spark-cluster.sh", "start"], env, timeout=180).stdout)
         # the local lake, Spark on the cluster (CITYLAKE_SPARK_MASTER from the cluster's exports)
         settings = citylake_settings.load({**env, "CITYLAKE_ENV": "local"})
+        assert spark_server.start(settings).started
         manifest = generator.generate(200, 5, date.fromisoformat(NIGHT), settings.incoming_dir,
                                       settings.truth_dir)
         # Airflow pointed at this project as infra/nightly.sh points it (citylake airflow-env)
@@ -45,16 +50,19 @@ def cluster(tmp_path_factory):
             state = json.load(response)
         yield env, settings, manifest, result, state
     finally:
+        if settings is not None:
+            spark_server.stop(settings)
         run(["infra/spark-cluster.sh", "stop"], env, timeout=60)
 
 
-def test_the_dag_run_succeeds_with_every_job_an_application_of_the_cluster(cluster):
-    env, _, _, result, state = cluster
+def test_the_dag_run_succeeds_with_every_job_a_client_of_the_cluster_s_connect_server(cluster):
+    env, settings, _, result, state = cluster
     assert env["CITYLAKE_SPARK_MASTER"].startswith("spark://127.0.0.1:")
-    assert json.loads(env["AIRFLOW_CONN_CITYLAKE_SPARK"])["host"] == env["CITYLAKE_SPARK_MASTER"]
+    connection = json.loads(env["AIRFLOW_CONN_CITYLAKE_SPARK"])
+    assert connection["conn_type"] == "spark_connect" and connection["port"] == settings.spark_port
     assert "state=success" in (result.stdout + result.stderr).split("DagRun Finished")[-1]
-    names = {app["name"] for app in state["completedapps"]}
-    assert {f"citylake-land-{SOURCE}", f"citylake-standardise-{SOURCE}"} <= names
+    # one application on the cluster, the server, which ran both jobs
+    assert [app["name"] for app in state["activeapps"]] == ["citylake-spark-connect"]
     assert state["aliveworkers"] == 1
 
 

@@ -1,7 +1,6 @@
 import json
 
 import pytest
-from delta.tables import DeltaTable
 
 from citylake import lake
 from citylake.settings import load
@@ -29,7 +28,7 @@ def test_the_job_maintains_the_configured_lake_and_reports(spark, tmp_path, monk
     (table,) = report["tables"]
     assert (table["layer"], table["table"], table["zorder_by"]) == ("base", "population", ["identity_number"])
     assert (table["files_before"], table["files_after"]) == (3, 1)
-    history = {row.operation: row for row in DeltaTable.forPath(spark, population).history().collect()}
+    history = {row.operation: row for row in spark.sql(f"DESCRIBE HISTORY delta.`{population}`").collect()}
     assert history["OPTIMIZE"].operationParameters["zOrderBy"] == '["identity_number"]'
     assert history["VACUUM START"].operationParameters["defaultRetentionMillis"] == str(14 * 24 * 3600 * 1000)
     assert table["retention_hours"] == 14 * 24
